@@ -1,0 +1,191 @@
+/*
+ * mutorch/config.h - mutorch.yml, read with libyaml.
+ *
+ * The whole format is documented in docs/config.md. Relative paths are
+ * resolved against the directory of the config file, and are stored here
+ * already resolved. Unknown keys, wrong types and missing required keys are
+ * errors naming the file, the key and its line ("mutorch.yml:12: key
+ * 'training.optimiser' is not known; expected one of ...").
+ *
+ *   model:
+ *     architecture: "conv2d(1,6,5,padding=2) relu ... linear(84,10)"
+ *     # or: torchscript: path/to/model.pt   (exactly one of the two)
+ *     init: kaiming_uniform   # default | xavier_uniform | xavier_normal |
+ *                             # kaiming_uniform | kaiming_normal | normal |
+ *                             # uniform | zeros
+ *     input_shape: [1, 28, 28]  # required with architecture
+ *     output: trained/model.pt  # where `mutorch train` saves (default
+ *                               # trained/model.pt)
+ *   data:
+ *     format: idx             # idx | cifar10 | npy | torch
+ *     classes: 10
+ *     train: {images: ..., labels: ...}   # idx
+ *     test:  {images: ..., labels: ...}
+ *       # cifar10: {files: [a.bin, b.bin]}; npy: {x: x.npy, y: y.npy};
+ *       # torch: {file: data.pt}  (a dict {"x": tensor, "y": tensor})
+ *     normalize: {scale: 255, mean: [0.2860], std: [0.3530]}
+ *     validation_split: 0.0
+ *     train_limit: 0          # use only the first N training samples (0: all)
+ *     test_limit: 0
+ *   training:
+ *     optimizer: {name: adam, lr: 0.001, ...}  # sgd | adam | adamw |
+ *                                              # rmsprop | adagrad
+ *     loss: cross_entropy     # cross_entropy | nll | mse
+ *     epochs: 10
+ *     batch_size: 64
+ *     eval_batch_size: 1000
+ *     seed: 42
+ *     threads: 2
+ *     grad_clip: 0            # max gradient norm, 0 = off
+ *     l1: 0                   # L1 weight penalty
+ *     l2: 0                   # L2 weight penalty (added to the loss)
+ *   run:
+ *     dir: mutorch.out        # run directory
+ *   mutation:                 # see docs/config.md (model_level, ...)
+ */
+#ifndef MUTORCH_CONFIG_H
+#define MUTORCH_CONFIG_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "mutorch/arch.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+typedef enum {
+	MT_INIT_DEFAULT = 0, /* PyTorch's default (kaiming_uniform a=sqrt(5)) */
+	MT_INIT_XAVIER_UNIFORM,
+	MT_INIT_XAVIER_NORMAL,
+	MT_INIT_KAIMING_UNIFORM,
+	MT_INIT_KAIMING_NORMAL,
+	MT_INIT_NORMAL,  /* N(0, 0.01^2) weights, zero bias */
+	MT_INIT_UNIFORM, /* U(-0.05, 0.05) weights, zero bias */
+	MT_INIT_ZEROS
+} mt_init_kind;
+
+typedef enum {
+	MT_OPTIM_SGD = 0,
+	MT_OPTIM_ADAM,
+	MT_OPTIM_ADAMW,
+	MT_OPTIM_RMSPROP,
+	MT_OPTIM_ADAGRAD
+} mt_optim_kind;
+
+typedef enum {
+	MT_LOSS_CROSS_ENTROPY = 0,
+	MT_LOSS_NLL,  /* expects log-probabilities (model ends in log_softmax) */
+	MT_LOSS_MSE   /* against one-hot targets */
+} mt_loss_kind;
+
+typedef enum {
+	MT_FORMAT_IDX = 0,
+	MT_FORMAT_CIFAR10,
+	MT_FORMAT_NPY,
+	MT_FORMAT_TORCH
+} mt_data_format;
+
+/* Optimizer settings; unused fields keep PyTorch's defaults. */
+typedef struct {
+	mt_optim_kind kind;
+	double lr;           /* default: sgd 0.01, adam/adamw 0.001, rmsprop 0.01, adagrad 0.01 */
+	double momentum;     /* sgd, rmsprop: 0 */
+	double dampening;    /* sgd: 0 */
+	int nesterov;        /* sgd: 0 */
+	double weight_decay; /* 0 (adamw: 0.01) */
+	double beta1, beta2; /* adam/adamw: 0.9, 0.999 */
+	double eps;          /* adam/adamw 1e-8, rmsprop 1e-8, adagrad 1e-10 */
+	double alpha;        /* rmsprop: 0.99 */
+	int amsgrad;         /* adam/adamw: 0 */
+	double lr_decay;     /* adagrad: 0 */
+} mt_optim_config;
+
+typedef struct {
+	/* idx: paths[0] images, paths[1] labels; cifar10: every batch file;
+	 * npy: paths[0] x, paths[1] y; torch: paths[0] */
+	char **paths;
+	size_t npaths;
+} mt_data_source;
+
+
+/* One entry of a mutation list: the operator name, and its remaining keys
+ * as strings (the operator registry parses and validates them). */
+typedef struct {
+	char *key;
+	char *value;   /* scalar as written; sequences joined with ',' */
+	int line;
+} mt_config_param;
+
+typedef struct {
+	char *op;
+	mt_config_param *params;
+	size_t nparams;
+	int line;
+} mt_config_mutation;
+
+typedef struct {
+	char *path;       /* the config file (or display name) */
+	char *base_dir;   /* relative paths were resolved against this */
+
+	/* model */
+	char *architecture;   /* NULL when torchscript is set */
+	char *torchscript;    /* resolved path, NULL when architecture is set */
+	mt_init_kind init;
+	int64_t input_shape[3];
+	int has_input_shape;
+	char *output;         /* resolved path of the trained model */
+
+	/* data */
+	mt_data_format format;
+	int num_classes;
+	mt_data_source train, test;
+	double norm_scale;    /* divide raw values by this (default 1) */
+	double norm_mean[4], norm_std[4]; /* per channel; nnorm = 0: none */
+	int nnorm;
+	double validation_split;
+	int64_t train_limit, test_limit;
+
+	/* training */
+	mt_optim_config optim;
+	mt_loss_kind loss;
+	int epochs;
+	int64_t batch_size;
+	int64_t eval_batch_size;
+	uint64_t seed;
+	int threads;
+	double grad_clip;
+	double l1, l2;
+
+	/* run */
+	char *run_dir;        /* resolved */
+
+	/* mutation (parsed by later modules; kept raw here) */
+	uint64_t mutation_seed;
+	double accuracy_filter;      /* default 0.9 */
+	mt_config_mutation *model_level;
+	size_t nmodel_level;
+} mt_config;
+
+/* Load and validate a config file. */
+int mt_config_load(mt_config **out, const char *path);
+
+/* The same from a buffer; name is used in messages, base_dir for paths. */
+int mt_config_load_buffer(mt_config **out, const char *buf, size_t len,
+			  const char *name, const char *base_dir);
+
+void mt_config_free(mt_config *cfg);
+
+const char *mt_optim_kind_name(mt_optim_kind kind);
+const char *mt_loss_kind_name(mt_loss_kind kind);
+const char *mt_init_kind_name(mt_init_kind kind);
+const char *mt_data_format_name(mt_data_format fmt);
+
+/* Fill an optimizer config with PyTorch's defaults for that kind. */
+void mt_optim_config_defaults(mt_optim_config *out, mt_optim_kind kind);
+
+#ifdef __cplusplus
+}
+#endif
+#endif
