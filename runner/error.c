@@ -33,7 +33,9 @@ int mt_error_prefix(const char *fmt, ...)
 	vsnprintf(prefix, sizeof(prefix), fmt, ap);
 	va_end(ap);
 	memcpy(old, error_message, sizeof(old));
-	snprintf(error_message, sizeof(error_message), "%s%s", prefix, old);
+	/* A message longer than the buffer is cut; that is fine. */
+	if (snprintf(error_message, sizeof(error_message), "%s%s", prefix, old) < 0)
+		error_message[0] = '\0';
 	return error_code ? error_code : MT_ERROR;
 }
 

@@ -77,7 +77,8 @@ const char *mt_layer_kind_name(mt_layer_kind kind);
 int mt_layer_kind_has_params(mt_layer_kind kind);
 
 /* Parse a description. Errors name the layer (by position and text) and the
- * argument at fault, e.g. "layer 3 'conv2d(6,16)': missing argument kernel". */
+ * argument at fault, e.g. "layer 3 'conv2d(6,16)': missing argument kernel".
+ * Positions count from 0, like the shim's module names ("linear_7"). */
 int mt_arch_parse(mt_arch **out, const char *text);
 
 /* Write the canonical description back (all arguments explicit, one space

@@ -166,6 +166,8 @@ typedef struct {
 	double accuracy_filter;      /* default 0.9 */
 	mt_config_mutation *model_level;
 	size_t nmodel_level;
+	mt_config_mutation *source_level; /* same shape as model_level */
+	size_t nsource_level;
 } mt_config;
 
 /* Load and validate a config file. */

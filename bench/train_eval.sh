@@ -1,0 +1,58 @@
+#!/bin/sh
+# Benchmark: train and evaluate the same LeNet-5 with the same recipe and
+# thread count in mutorch and in PyTorch (Debian's python3-torch), in one
+# run, and print samples/s of each and the ratios (mutorch / PyTorch).
+#   bench/train_eval.sh [THREADS] [EPOCHS] [TRAIN_LIMIT] [REPEATS]
+set -eu
+cd "$(dirname "$0")/.."
+THREADS=${1:-2}
+EPOCHS=${2:-1}
+LIMIT=${3:-60000}
+REPEATS=${4:-3}
+MUTORCH=${MUTORCH:-./build/mutorch}
+tmp=$(mktemp -d)
+trap 'rm -rf "$tmp"' EXIT
+D=/usr/share/datasets/fashion-mnist
+cat > "$tmp/lenet5.yml" <<EOC
+model:
+  architecture: >-
+    conv2d(1,6,5,padding=2) relu maxpool2d(2) conv2d(6,16,5) relu maxpool2d(2)
+    flatten linear(400,120) relu linear(120,84) relu linear(84,10)
+  input_shape: [1, 28, 28]
+  output: $tmp/model.pt
+data:
+  format: idx
+  train: {images: $D/train-images-idx3-ubyte.gz, labels: $D/train-labels-idx1-ubyte.gz}
+  test: {images: $D/t10k-images-idx3-ubyte.gz, labels: $D/t10k-labels-idx1-ubyte.gz}
+  normalize: {scale: 255, mean: 0.2860, std: 0.3530}
+  train_limit: $LIMIT
+training:
+  optimizer: {name: adam, lr: 0.001}
+  epochs: $EPOCHS
+  batch_size: 64
+  eval_batch_size: 1000
+  threads: $THREADS
+EOC
+echo "LeNet-5, Fashion-MNIST, $LIMIT training images x $EPOCHS epoch(s), batch 64, Adam; eval on 10000; $THREADS thread(s); best of $REPEATS"
+best() { sort -g | tail -1; }
+: > "$tmp/mt_train"; : > "$tmp/mt_eval"; : > "$tmp/pt_train"; : > "$tmp/pt_eval"
+i=0
+while [ $i -lt "$REPEATS" ]; do
+  # Alternate the two so that machine noise hits both alike.
+  $MUTORCH train "$tmp/lenet5.yml" --json -q > "$tmp/t.json"
+  python3 -c "import json,sys; print(json.load(open('$tmp/t.json'))['samples_per_second'])" >> "$tmp/mt_train"
+  $MUTORCH eval "$tmp/lenet5.yml" --json > "$tmp/e.json"
+  python3 -c "import json,sys; print(json.load(open('$tmp/e.json'))['samples_per_second'])" >> "$tmp/mt_eval"
+  /usr/bin/python3 bench/pytorch_train_eval.py "$THREADS" "$EPOCHS" 64 "$LIMIT" > "$tmp/p.json"
+  python3 -c "import json; d=json.load(open('$tmp/p.json')); print(d['train_samples_per_second'])" >> "$tmp/pt_train"
+  python3 -c "import json; d=json.load(open('$tmp/p.json')); print(d['eval_samples_per_second'])" >> "$tmp/pt_eval"
+  i=$((i + 1))
+done
+mt=$(best < "$tmp/mt_train"); pt=$(best < "$tmp/pt_train")
+me=$(best < "$tmp/mt_eval"); pe=$(best < "$tmp/pt_eval")
+python3 - "$mt" "$pt" "$me" "$pe" <<'EOP'
+import sys
+mt, pt, me, pe = map(float, sys.argv[1:])
+print(f"training   mutorch {mt:10.0f} samples/s   PyTorch {pt:10.0f} samples/s   ratio {mt/pt:.2f}")
+print(f"evaluation mutorch {me:10.0f} samples/s   PyTorch {pe:10.0f} samples/s   ratio {me/pe:.2f}")
+EOP

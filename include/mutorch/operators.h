@@ -1,0 +1,280 @@
+/*
+ * mutorch/operators.h - the mutation operator registry and the model-level
+ * weight operators (pure C, no torch).
+ *
+ * Every operator is one row of a registry table: its name ("GF"), level
+ * ("model" or "source"), kind (weights: applied by this module to a model
+ * view; graph: applied by the shim to the module's forward graph, see the
+ * "graph" section of shim.h), a one-line description and its parameters
+ * (type, default, valid range). docs/operators.md gives the exact semantics
+ * of each operator and the order of its random draws.
+ *
+ * Using a weight operator (the runner's side):
+ *
+ *   mt_op_args args;
+ *   mt_op_args_from_config(&args, &cfg->model_level[i], NULL);  // or _init
+ *   args.seed = <the mutant's seed>;
+ *   mt_model_view_from_tensors(&view, infos, ninfos);   // layer skeleton
+ *   for each layer: mt_module_read_tensor(m, l->weight_name, l->weight, l->numel)
+ *                   and the same for l->bias_name / l->bias (when bias != NULL)
+ *   mt_model_view_copy(&mutant, view);
+ *   mt_operator_apply(&result, mutant, &args);
+ *   if (result.not_applicable) -> record result.reason, no mutant
+ *   for each layer with weight_changed / bias_changed: mt_module_write_tensor
+ *   ... evaluate ... then mt_model_view_restore(mutant, view), write the
+ *   marked tensors again (now the originals), mt_model_view_clear_changed.
+ *
+ * Determinism: the same (operator, parameters, target, seed) on the same
+ * view gives the same bytes. Randomness comes only from mt_rng (splitmix64
+ * seeding xoshiro256**), never rand() or torch's generator.
+ */
+#ifndef MUTORCH_OPERATORS_H
+#define MUTORCH_OPERATORS_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+
+#include "mutorch/config.h"
+#include "mutorch/shim.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/* ---- the random number generator --------------------------------------- */
+
+/* xoshiro256** seeded by four successive outputs of splitmix64(seed). */
+typedef struct {
+	uint64_t s[4];
+} mt_rng;
+
+void mt_rng_seed(mt_rng *rng, uint64_t seed);
+/* The next 64 random bits (one xoshiro256** step). */
+uint64_t mt_rng_next(mt_rng *rng);
+/* Uniform in [0, 1): (next >> 11) * 2^-53 (one draw). */
+double mt_rng_uniform(mt_rng *rng);
+/* Uniform integer in [0, n), n >= 1, without modulo bias: draws r until
+ * r >= (2^64 - n) % n, returns r % n (usually one draw). */
+uint64_t mt_rng_below(mt_rng *rng, uint64_t n);
+/* Standard normal by Box-Muller, two draws per value, no caching:
+ * u1 = ((next >> 11) + 1) * 2^-53 in (0, 1], u2 = uniform [0, 1),
+ * z = sqrt(-2 ln u1) * cos(2 pi u2). */
+double mt_rng_normal(mt_rng *rng);
+/* k distinct indices of [0, n) by a partial Fisher-Yates shuffle of
+ * 0..n-1: for i in 0..k-1, j = i + below(n - i), swap(a[i], a[j]); out
+ * receives a[0..k) in draw order (not sorted). k <= n. */
+int mt_rng_sample(int64_t *out, mt_rng *rng, int64_t n, int64_t k);
+/* Shuffle a float array in place (Fisher-Yates from the end: for i = n-1
+ * down to 1, j = below(i + 1), swap(a[i], a[j])). */
+void mt_rng_shuffle_floats(mt_rng *rng, float *a, int64_t n);
+
+/* ---- float conversions (identical to torch's casts) -------------------- */
+
+/* float32 -> IEEE binary16 bits, round to nearest even, overflow to inf,
+ * subnormals kept, NaN stays NaN (as x.half()). */
+uint16_t mt_float_to_fp16(float x);
+float mt_fp16_to_float(uint16_t h);
+/* float32 -> bfloat16 bits, round to nearest even, NaN -> 0x7fc0 (as
+ * x.bfloat16()). */
+uint16_t mt_float_to_bf16(float x);
+float mt_bf16_to_float(uint16_t h);
+/* Round half to even (as torch.round / nearbyint in the default mode). */
+float mt_round_half_even(float x);
+
+/* ---- the model view ----------------------------------------------------- */
+
+typedef enum {
+	MT_VIEW_LINEAR = 0, /* weight out x in */
+	MT_VIEW_CONV2D,     /* weight out x in/groups x kh x kw */
+	MT_VIEW_OTHER       /* anything else with a weight (batchnorm, ...) */
+} mt_view_kind;
+
+#define MT_VIEW_MAX_NAME 256
+
+/* One parametric layer: copies of its weight (and bias) as float32. */
+typedef struct {
+	char name[MT_VIEW_MAX_NAME];        /* parameter prefix: "conv1" */
+	char weight_name[MT_VIEW_MAX_NAME]; /* "conv1.weight" */
+	char bias_name[MT_VIEW_MAX_NAME];   /* "conv1.bias" or "" */
+	mt_view_kind kind;
+	int ndim;
+	int64_t shape[8];
+	int64_t numel;   /* weight elements */
+	float *weight;   /* numel floats, owned */
+	float *bias;     /* shape[0] floats, owned; NULL when no bias */
+	int64_t nbias;
+	/* set by mt_operator_apply: which tensors it changed */
+	int weight_changed;
+	int bias_changed;
+} mt_view_layer;
+
+/* The layers in forward order (for models whose parameters are registered
+ * in forward order, as in nn.Sequential and the usual __init__). */
+typedef struct {
+	mt_view_layer *layers;
+	size_t nlayers;
+} mt_model_view;
+
+int mt_model_view_new(mt_model_view **out);
+void mt_model_view_free(mt_model_view *view);
+/* Append a layer; weight/bias are copied (NULL weight: zero-filled; bias
+ * NULL with has_bias: zero-filled, has_bias 0: no bias). kind is derived
+ * from ndim (2: linear, 4: conv2d, else other). */
+int mt_model_view_add(mt_model_view *view, const char *name, int ndim,
+		      const int64_t *shape, const float *weight, int has_bias,
+		      const float *bias);
+/* Group a module's tensors (from mt_module_tensors; shim.h only declares
+ * mt_tensor_info, so this module stays torch-free) into layers: every
+ * parameter named "<prefix>.weight" becomes a layer, with the parameter
+ * "<prefix>.bias" as its bias when present, in registration order; buffers
+ * are ignored. Data is zero-filled: the caller then reads it with
+ * mt_module_read_tensor(m, l->weight_name, l->weight, l->numel) and
+ * (when l->bias) mt_module_read_tensor(m, l->bias_name, l->bias, l->nbias). */
+int mt_model_view_from_tensors(mt_model_view **out, const mt_tensor_info *infos,
+			       size_t count);
+int mt_model_view_copy(mt_model_view **out, const mt_model_view *src);
+/* Copy back from `original` the tensors that `view` marks as changed,
+ * keeping the marks (so the caller writes exactly those tensors back to the
+ * module, then calls mt_model_view_clear_changed). Both views must have the
+ * same layout. */
+int mt_model_view_restore(mt_model_view *view, const mt_model_view *original);
+/* The layer of that name, or NULL. */
+mt_view_layer *mt_model_view_find(const mt_model_view *view, const char *name);
+void mt_model_view_clear_changed(mt_model_view *view);
+
+/* ---- operators ---------------------------------------------------------- */
+
+typedef enum {
+	MT_OP_LEVEL_MODEL = 0,
+	MT_OP_LEVEL_SOURCE
+} mt_op_level;
+
+typedef enum {
+	MT_OP_KIND_WEIGHTS = 0, /* mt_operator_apply on a model view */
+	MT_OP_KIND_GRAPH,       /* mt_graph_mutate (shim.h) on the module */
+	MT_OP_KIND_SOURCE       /* the training recipe (not in this module) */
+} mt_op_kind;
+
+typedef enum {
+	MT_PARAM_DOUBLE = 0,
+	MT_PARAM_INT,
+	MT_PARAM_ENUM,    /* one of `choices` ("relative|absolute") */
+	MT_PARAM_STRING,
+	MT_PARAM_BIT,     /* sign|exponent|mantissa|any|0..31 */
+	MT_PARAM_UINT64
+} mt_param_type;
+
+typedef struct {
+	const char *name;
+	mt_param_type type;
+	const char *default_value; /* as written in a config; NULL: none */
+	double min, max;           /* numeric range (inclusive) */
+	int min_exclusive;         /* min itself is not allowed */
+	const char *choices;       /* MT_PARAM_ENUM */
+	const char *description;
+} mt_op_param_spec;
+
+typedef enum { MT_GF_SIGMA_RELATIVE = 0, MT_GF_SIGMA_ABSOLUTE } mt_gf_sigma_mode;
+typedef enum { MT_GF_ADDITIVE = 0, MT_GF_MULTIPLICATIVE } mt_gf_variant;
+typedef enum { MT_NEB_OUTGOING = 0, MT_NEB_INCOMING } mt_neb_variant;
+typedef enum { MT_WPR_FP16 = 0, MT_WPR_BF16, MT_WPR_DIGITS } mt_wpr_mode;
+typedef enum { MT_QNT_TENSOR = 0, MT_QNT_CHANNEL } mt_qnt_granularity;
+typedef enum {
+	MT_BF_SIGN = 0,     /* bit 31 */
+	MT_BF_EXPONENT,     /* one of bits 23..30, drawn per weight */
+	MT_BF_MANTISSA,     /* one of bits 0..22, drawn per weight */
+	MT_BF_ANY,          /* one of bits 0..31, drawn per weight */
+	MT_BF_INDEX         /* the fixed bit bf_index */
+} mt_bf_class;
+
+typedef struct mt_op_args mt_op_args;
+typedef struct mt_op_result mt_op_result;
+typedef struct mt_operator mt_operator;
+
+struct mt_operator {
+	const char *name;        /* "GF" */
+	mt_op_level level;
+	mt_op_kind kind;
+	const char *description; /* one line */
+	const mt_op_param_spec *params;
+	size_t nparams;
+	/* weight operators; NULL for graph and source operators */
+	int (*apply)(mt_op_result *res, mt_model_view *view,
+		     const mt_op_args *args);
+};
+
+/* Parsed parameters: the fields an operator does not use keep defaults. */
+struct mt_op_args {
+	const mt_operator *op;
+	uint64_t seed;            /* key "seed" (the planner usually sets it) */
+	/* target (weight operators): "layer: conv1" (one layer), or
+	 * "layers: all" / "layers: [conv1, fc1]" (a global ratio over those
+	 * layers). Neither: all layers. Only linear and conv2d layers are
+	 * targets. For graph operators, "site" (alias "layer") names the site;
+	 * "" means every applicable site (the planner expands it). */
+	char **layers;            /* NULL: all */
+	size_t nlayers;
+	char site[MT_VIEW_MAX_NAME];
+	double ratio;             /* GF WS NEB NAI NS PRN */
+	double sigma;             /* GF */
+	mt_gf_sigma_mode sigma_mode;
+	mt_gf_variant gf_variant;
+	mt_neb_variant neb_variant;
+	mt_wpr_mode wpr_mode;
+	int digits;               /* WPR with MT_WPR_DIGITS */
+	int bits;                 /* QNT */
+	mt_qnt_granularity granularity;
+	int64_t k;                /* BF */
+	mt_bf_class bf_class;
+	int bf_index;             /* MT_BF_INDEX */
+};
+
+#define MT_OP_REASON_MAX 256
+
+struct mt_op_result {
+	int not_applicable;             /* nothing could be mutated; see reason */
+	char reason[MT_OP_REASON_MAX];  /* why, or notes (layers skipped) */
+	int64_t weights_changed;        /* elements whose value changed */
+	int64_t units;                  /* weights / neurons / pairs chosen */
+	int layers_changed;
+};
+
+/* The registry, in display order. */
+const mt_operator *mt_operators(size_t *count);
+/* By name (case-sensitive, as in the papers: "GF", "LAm"); NULL if none. */
+const mt_operator *mt_operator_find(const char *name);
+/* The table for `mutorch operators`: name, level, parameters = defaults,
+ * one-line semantics. */
+int mt_operators_print(FILE *out);
+
+/* Defaults of `op` (seed 0, all layers). */
+int mt_op_args_init(mt_op_args *args, const mt_operator *op);
+/* Set one parameter from its config string; the error names the operator,
+ * the parameter and what was expected. */
+int mt_op_args_set(mt_op_args *args, const char *key, const char *value);
+/* Look the operator up by m->op, apply defaults then every (key, value);
+ * keys listed in `ignore` (NULL-terminated, may be NULL) are skipped (the
+ * planner's own keys). Errors are prefixed with "line N: ". Checks the
+ * combination (e.g. WPR digits with dtype). */
+int mt_op_args_from_config(mt_op_args *args, const mt_config_mutation *m,
+			   const char *const *ignore);
+/* Canonical "GF layers=all ratio=0.01 sigma=1 sigma_mode=relative
+ * variant=additive seed=7" (malloc'd): equal args give equal strings. */
+int mt_op_args_format(char **out, const mt_op_args *args);
+void mt_op_args_dispose(mt_op_args *args);
+/* Deep copy (layers list). */
+int mt_op_args_copy(mt_op_args *dst, const mt_op_args *src);
+
+/* Apply a weight operator to `view` in place: sets weight_changed /
+ * bias_changed on the layers it touched and fills *res. A target that
+ * cannot take the mutation (NEB on the last layer) gives 0 with
+ * res->not_applicable = 1 and a reason; bad arguments (unknown layer,
+ * a graph operator) give MT_EINVALID / MT_ENOTFOUND. */
+int mt_operator_apply(mt_op_result *res, mt_model_view *view,
+		      const mt_op_args *args);
+
+#ifdef __cplusplus
+}
+#endif
+#endif

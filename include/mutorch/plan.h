@@ -1,0 +1,87 @@
+/*
+ * mutorch/plan.h - mutant planning: the config's mutation section becomes a
+ * list of mutant descriptors with stable ids and seeds.
+ *
+ * Config (mutation.model_level, one entry per operator configuration):
+ *
+ *   mutation:
+ *     seed: 1
+ *     model_level:
+ *       - {op: GF, ratio: 0.01, sigma: 1, mutants: 5}          # 5 per layer
+ *       - {op: NAI, ratio: 0.05, mutants: 20, layers: all}     # global ratio
+ *       - {op: PRN, ratio: 0.5, mutants: 1, layers: [fc1, fc2]}
+ *       - {op: AFRm}                                           # every site
+ *
+ * Planner keys (the rest are the operator's parameters):
+ *   mutants  mutants per target (default 10; graph operators: ignored,
+ *            each applicable site is one mutant: they are deterministic)
+ *   layers   weight operators: "each" (default: every linear and conv2d
+ *            layer is a target, per-layer analysis), "all" (one target, the
+ *            whole model with a global ratio) or a list of layer names
+ *            (each a target)
+ *   sites    graph operators: a list of site names (default: every site
+ *            where the operator applies)
+ *
+ * Ids are "<OP>-<target>-<k>" (k from 0, 3 digits; target "all" for the
+ * whole model), with "#<entry>" after the operator when an operator appears
+ * in several entries ("GF#3-conv1-000"). The seed of a mutant is
+ * mt_rng_derive(mutation.seed, FNV-1a-64(id)): adding or removing other
+ * entries changes neither the ids nor the seeds of the rest.
+ */
+#ifndef MUTORCH_PLAN_H
+#define MUTORCH_PLAN_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "mutorch/config.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+typedef struct {
+	char *id;
+	char *op;
+	char *target;   /* layer name, "all", or graph site */
+	char *params;   /* canonical operator arguments (mt_op_args_format) */
+	uint64_t seed;
+	size_t entry;   /* index into cfg->model_level */
+} mt_mutant_desc;
+
+typedef struct mt_plan mt_plan;
+
+/* What the model offers: its mutable layers (linear/conv2d parameter
+ * prefixes, in forward order) and, for each graph operator, the sites
+ * where it applies. */
+typedef struct {
+	const char *const *layers;
+	size_t nlayers;
+	/* Sites where graph operator `op` applies; returns the count and
+	 * fills *sites (borrowed, valid while the model is). */
+	size_t (*graph_sites)(void *ctx, const char *op, const char *const **sites);
+	void *ctx;
+} mt_plan_model;
+
+int mt_plan_model_level(mt_plan **out, const mt_config *cfg, const mt_plan_model *model);
+void mt_plan_free(mt_plan *plan);
+
+size_t mt_plan_count(const mt_plan *plan);
+const mt_mutant_desc *mt_plan_at(const mt_plan *plan, size_t i);
+/* Index of the mutant with this id; MT_ENOTFOUND when none. */
+int mt_plan_find(size_t *index, const mt_plan *plan, const char *id);
+/* A digest of the whole plan (ids, params, seeds): 16 hex digits. */
+const char *mt_plan_digest(const mt_plan *plan);
+
+/* JSON (array of {id, op, target, params, seed, entry}); save is atomic. */
+int mt_plan_save(const mt_plan *plan, const char *path);
+int mt_plan_load(mt_plan **out, const char *path);
+
+/* FNV-1a 64 of a byte string (ids, digests). */
+uint64_t mt_fnv1a64(const void *data, size_t len, uint64_t h);
+#define MT_FNV1A64_INIT 0xcbf29ce484222325ULL
+
+#ifdef __cplusplus
+}
+#endif
+#endif

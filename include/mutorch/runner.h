@@ -1,0 +1,86 @@
+/*
+ * mutorch/runner.h - data, models, training and evaluation as the config
+ * describes them: the shared steps of `mutorch train`, `mutorch eval` and
+ * the mutation runs.
+ */
+#ifndef MUTORCH_RUNNER_H
+#define MUTORCH_RUNNER_H
+
+#include <stdint.h>
+#include <stdio.h>
+
+#include "mutorch/config.h"
+#include "mutorch/dataset.h"
+#include "mutorch/shim.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+typedef enum { MT_SPLIT_TRAIN = 0, MT_SPLIT_TEST = 1 } mt_split;
+
+/* Read the train or test set the config names, in its format, with its
+ * limit applied (train_limit/test_limit: the first N samples). */
+int mt_runner_load_dataset(mt_dataset **out, const mt_config *cfg, mt_split which);
+
+/* Model inputs (normalised float32 N x C x H x W) and int64 labels. */
+int mt_runner_tensors(mt_tensor **x, mt_tensor **y, const mt_config *cfg,
+		      const mt_dataset *ds);
+
+/* The untrained model of the config: built from the architecture with the
+ * configured initialiser and seed, or loaded from the TorchScript file.
+ * Its parameters can be trained. */
+int mt_runner_initial_model(mt_module **out, const mt_config *cfg);
+
+/* Load a trained model from a file (path NULL: the config's model.output;
+ * when that does not exist and the config names a TorchScript model, that
+ * model is used as is). */
+int mt_runner_trained_model(mt_module **out, const mt_config *cfg, const char *path);
+
+/* How training reports progress. */
+typedef struct {
+	FILE *stream;    /* NULL: silent */
+	int tty;         /* 1: redraw one line with \r; 0: one line per epoch */
+} mt_progress;
+
+typedef struct {
+	int epochs_run;
+	double final_loss;
+	double seconds;
+	double samples_per_second;
+	double val_accuracy; /* -1 without a validation split */
+	int diverged;
+} mt_train_report;
+
+/* Train `model` in place with the config's recipe on `train` (validation
+ * accuracy measured on `val` after each epoch when val != NULL). The data
+ * order of epoch e is a permutation drawn from mt_rng_derive(seed, e).
+ * `order_map`, when not NULL, maps the positions of the training set to
+ * sample indices (data mutations: repeats, deletions) and replaces 0..n. */
+int mt_runner_train(mt_train_report *report, mt_module *model,
+		    const mt_config *cfg, const mt_tensor *x, const mt_tensor *y,
+		    const int64_t *order_map, int64_t n_map,
+		    const mt_tensor *val_x, const mt_tensor *val_y,
+		    const mt_progress *progress);
+
+typedef struct {
+	int64_t n;
+	int64_t correct;
+	double accuracy;
+	int num_classes;
+	int64_t *class_total;   /* num_classes entries */
+	int64_t *class_correct;
+	double *class_accuracy; /* NaN-free: 0 for a class with no inputs */
+	int64_t *predictions;   /* n entries */
+} mt_eval_result;
+
+/* Predict every input and compare with the labels. */
+int mt_runner_evaluate(mt_eval_result *out, mt_module *model,
+		       const mt_tensor *x, const int64_t *labels, int64_t n,
+		       int num_classes, int64_t batch_size);
+void mt_eval_result_dispose(mt_eval_result *res);
+
+#ifdef __cplusplus
+}
+#endif
+#endif

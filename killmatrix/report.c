@@ -1,0 +1,305 @@
+/* Report writers: terminal table, JSON, CSV (kills, predictions, inputs). */
+#include "internal.h"
+#include "mutorch/error.h"
+#include "mutorch/io.h"
+
+#include <inttypes.h>
+#include <jansson.h>
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+/* ---- terminal table -------------------------------------------------- */
+
+static void percent(char *buf, size_t size, double v)
+{
+	if (isnan(v))
+		snprintf(buf, size, "-");
+	else
+		snprintf(buf, size, "%.2f%%", 100.0 * v);
+}
+
+static int name_width(const mt_score_row *rows, size_t n, const char *title)
+{
+	size_t w = strlen(title);
+	for (size_t i = 0; i < n; i++)
+		if (strlen(rows[i].name) > w)
+			w = strlen(rows[i].name);
+	return (int)(w > 40 ? 40 : w);
+}
+
+static void table_row(FILE *f, int width, const mt_score_row *r)
+{
+	char ms[32], dm[32], aer[32];
+	percent(ms, sizeof(ms), r->mutation_score);
+	percent(dm, sizeof(dm), r->deepmutation_score);
+	percent(aer, sizeof(aer), r->average_error_rate);
+	fprintf(f, "%-*.*s %7zu %6zu %8zu %6zu %8zu %6zu %8zu %8s %8s %8s\n",
+		width, width, r->name, r->mutants, r->valid, r->filtered,
+		r->killed, r->survived, r->errors, r->timeouts, ms, dm, aer);
+}
+
+static void table(FILE *f, const char *title, const mt_score_row *rows,
+		  size_t n, const mt_score_row *total)
+{
+	int width = name_width(rows, n, title);
+	fprintf(f, "%-*s %7s %6s %8s %6s %8s %6s %8s %8s %8s %8s\n", width, title,
+		"mutants", "valid", "filtered", "killed", "survived", "errors",
+		"timeouts", "score", "DM score", "AER");
+	for (size_t i = 0; i < n; i++)
+		table_row(f, width, &rows[i]);
+	table_row(f, width, total);
+}
+
+int mt_killmatrix_write_table(FILE *f, const mt_killmatrix *km)
+{
+	mt_scores *s;
+	char acc[32], ms[32], dm[32], aer[32];
+	int error;
+
+	if ((error = mt_killmatrix_scores(&s, km)) < 0)
+		return error;
+	percent(acc, sizeof(acc), s->original_accuracy);
+	percent(ms, sizeof(ms), s->total.mutation_score);
+	percent(dm, sizeof(dm), s->total.deepmutation_score);
+	percent(aer, sizeof(aer), s->total.average_error_rate);
+	fprintf(f, "test inputs: %zu (%d classes); original accuracy %s, "
+		"%zu inputs in T'\n", s->n_inputs, s->num_classes, acc,
+		s->n_correct);
+	fprintf(f, "mutants: %zu: %zu killed, %zu survived, %zu timeouts, %zu "
+		"errors, %zu filtered (accuracy < %.2f x original), %zu ignored, "
+		"%zu pending\n", s->total.mutants, s->total.killed,
+		s->total.survived, s->total.timeouts, s->total.errors,
+		s->total.filtered, s->accuracy_filter, s->total.ignored,
+		s->total.pending);
+	fprintf(f, "mutation score (killed + timeouts) / valid:  %s\n", ms);
+	fprintf(f, "DeepMutation mutation score (MS):           %s\n", dm);
+	fprintf(f, "average error rate (AER):                   %s\n\n", aer);
+	table(f, "operator", s->operators, s->n_operators, &s->total);
+	fputc('\n', f);
+	table(f, "layer", s->layers, s->n_layers, &s->total);
+	mt_scores_free(s);
+	if (ferror(f))
+		return mt_error_set(MT_EIO, "kill matrix table: write failed");
+	return 0;
+}
+
+/* ---- JSON ------------------------------------------------------------- */
+
+/* jansson cannot encode NaN; an undefined score is null. */
+static json_t *real_or_null(double v)
+{
+	return isfinite(v) ? json_real(v) : json_null();
+}
+
+static json_t *row_json(const mt_score_row *r, const char *key)
+{
+	json_t *o = json_object();
+	if (!o)
+		return NULL;
+	json_object_set_new(o, key, json_string(r->name));
+	json_object_set_new(o, "mutants", json_integer((json_int_t)r->mutants));
+	json_object_set_new(o, "valid", json_integer((json_int_t)r->valid));
+	json_object_set_new(o, "filtered", json_integer((json_int_t)r->filtered));
+	json_object_set_new(o, "killed", json_integer((json_int_t)r->killed));
+	json_object_set_new(o, "survived", json_integer((json_int_t)r->survived));
+	json_object_set_new(o, "timeouts", json_integer((json_int_t)r->timeouts));
+	json_object_set_new(o, "errors", json_integer((json_int_t)r->errors));
+	json_object_set_new(o, "no_coverage", json_integer((json_int_t)r->no_coverage));
+	json_object_set_new(o, "ignored", json_integer((json_int_t)r->ignored));
+	json_object_set_new(o, "pending", json_integer((json_int_t)r->pending));
+	json_object_set_new(o, "killed_classes",
+			    json_integer((json_int_t)r->killed_classes));
+	json_object_set_new(o, "mutation_score", real_or_null(r->mutation_score));
+	json_object_set_new(o, "deepmutation_score",
+			    real_or_null(r->deepmutation_score));
+	json_object_set_new(o, "average_error_rate",
+			    real_or_null(r->average_error_rate));
+	return o;
+}
+
+static json_t *report_json(const mt_killmatrix *km, const mt_scores *s)
+{
+	json_t *root = json_object(), *arr, *meta, *ks1;
+	unsigned char *seen = malloc((size_t)km->num_classes);
+	if (!root || !seen) {
+		free(seen);
+		json_decref(root);
+		return NULL;
+	}
+	json_object_set_new(root, "format", json_string("mutorch-killmatrix-report"));
+	json_object_set_new(root, "format_version", json_integer(1));
+	json_object_set_new(root, "mutation_score",
+			    real_or_null(s->total.mutation_score));
+	json_object_set_new(root, "deepmutation_score",
+			    real_or_null(s->total.deepmutation_score));
+	json_object_set_new(root, "average_error_rate",
+			    real_or_null(s->total.average_error_rate));
+	json_object_set_new(root, "original_accuracy",
+			    real_or_null(s->original_accuracy));
+	json_object_set_new(root, "n_inputs", json_integer((json_int_t)s->n_inputs));
+	json_object_set_new(root, "n_correct_inputs",
+			    json_integer((json_int_t)s->n_correct));
+	json_object_set_new(root, "num_classes", json_integer(s->num_classes));
+	json_object_set_new(root, "accuracy_filter", json_real(s->accuracy_filter));
+	json_object_set_new(root, "totals", row_json(&s->total, "name"));
+
+	arr = json_array();
+	for (size_t i = 0; i < s->n_operators; i++)
+		json_array_append_new(arr, row_json(&s->operators[i], "operator"));
+	json_object_set_new(root, "operators", arr);
+	arr = json_array();
+	for (size_t i = 0; i < s->n_layers; i++)
+		json_array_append_new(arr, row_json(&s->layers[i], "layer"));
+	json_object_set_new(root, "layers", arr);
+
+	arr = json_array();
+	for (size_t m = 0; m < km->n_mutants; m++) {
+		const mt_km_mutant *mu = km->mutants[m];
+		char seed[32];
+		json_t *o = json_object();
+		snprintf(seed, sizeof(seed), "%" PRIu64, mu->rec.seed);
+		json_object_set_new(o, "id", json_string(mu->id));
+		json_object_set_new(o, "operator", json_string(mu->operator_name));
+		json_object_set_new(o, "layer", json_string(mu->layer));
+		json_object_set_new(o, "params", json_string(mu->params));
+		json_object_set_new(o, "seed", json_string(seed));
+		json_object_set_new(o, "status",
+				    json_string(mt_mutant_status_name(mu->rec.status)));
+		if (mu->status_reason)
+			json_object_set_new(o, "status_reason",
+					    json_string(mu->status_reason));
+		json_object_set_new(o, "accuracy", real_or_null(mu->rec.accuracy));
+		json_object_set_new(o, "seconds", real_or_null(mu->rec.seconds));
+		json_object_set_new(o, "killed_inputs",
+				    json_integer((json_int_t)mu->kill_count));
+		json_object_set_new(o, "killed_classes",
+				    json_integer((json_int_t)km_killed_classes(km, mu,
+									       seen)));
+		json_object_set_new(o, "filtered", json_boolean(s->filtered[m]));
+		json_array_append_new(arr, o);
+	}
+	json_object_set_new(root, "mutants", arr);
+
+	ks1 = json_array();
+	for (size_t t = 0; t < km->n_inputs; t++)
+		json_array_append_new(ks1, json_integer(s->ks1[t]));
+	json_object_set_new(root, "ks1", ks1);
+
+	meta = json_object();
+	for (size_t i = 0; i < km->n_meta; i++)
+		json_object_set_new(meta, km->meta_keys[i],
+				    json_string(km->meta_values[i]));
+	json_object_set_new(root, "metadata", meta);
+	free(seen);
+	return root;
+}
+
+int mt_killmatrix_json_string(char **out, const mt_killmatrix *km)
+{
+	mt_scores *s;
+	json_t *root;
+	int error;
+
+	*out = NULL;
+	if ((error = mt_killmatrix_scores(&s, km)) < 0)
+		return error;
+	root = report_json(km, s);
+	mt_scores_free(s);
+	/* Text fields were checked for UTF-8 when they came in, so a
+	 * failure here is memory. */
+	if (root)
+		*out = json_dumps(root, JSON_INDENT(2) | JSON_PRESERVE_ORDER |
+				  JSON_REAL_PRECISION(17));
+	json_decref(root);
+	if (!*out)
+		return mt_error_set(MT_ENOMEM, "kill matrix JSON: out of memory");
+	return 0;
+}
+
+int mt_killmatrix_write_json(const mt_killmatrix *km, const char *path)
+{
+	char *text;
+	int error;
+	if ((error = mt_killmatrix_json_string(&text, km)) < 0)
+		return mt_error_prefix("%s: ", path);
+	error = mt_io_write_file_atomic(path, text, strlen(text));
+	free(text);
+	return error;
+}
+
+/* ---- CSV -------------------------------------------------------------- */
+
+static void csv_header(km_text *t, const mt_killmatrix *km)
+{
+	km_text_puts(t, "id,operator,status");
+	for (size_t i = 0; i < km->n_inputs; i++)
+		km_text_printf(t, ",t%zu", i);
+	km_text_put(t, "\n", 1);
+}
+
+static void csv_mutant_start(km_text *t, const mt_km_mutant *mu)
+{
+	km_text_csv(t, mu->id);
+	km_text_put(t, ",", 1);
+	km_text_csv(t, mu->operator_name);
+	km_text_put(t, ",", 1);
+	km_text_puts(t, mt_mutant_status_name(mu->rec.status));
+}
+
+int mt_killmatrix_write_kills_csv(const mt_killmatrix *km, const char *path)
+{
+	km_text t = {0};
+	csv_header(&t, km);
+	for (size_t m = 0; m < km->n_mutants; m++) {
+		const mt_km_mutant *mu = km->mutants[m];
+		csv_mutant_start(&t, mu);
+		for (size_t i = 0; i < km->n_inputs; i++)
+			km_text_put(&t, mu->kills && km_bit(mu->kills, i) ? ",1" :
+				    ",0", 2);
+		km_text_put(&t, "\n", 1);
+	}
+	return km_text_write(&t, path);
+}
+
+int mt_killmatrix_write_predictions_csv(const mt_killmatrix *km,
+					const char *path)
+{
+	km_text t = {0};
+	csv_header(&t, km);
+	km_text_puts(&t, "@class,,");
+	for (size_t i = 0; i < km->n_inputs; i++)
+		km_text_printf(&t, ",%u", (unsigned)km->classes[i]);
+	km_text_puts(&t, "\n@original,,");
+	for (size_t i = 0; i < km->n_inputs; i++)
+		km_text_printf(&t, ",%u", (unsigned)km->original[i]);
+	km_text_put(&t, "\n", 1);
+	for (size_t m = 0; m < km->n_mutants; m++) {
+		const mt_km_mutant *mu = km->mutants[m];
+		csv_mutant_start(&t, mu);
+		for (size_t i = 0; i < km->n_inputs; i++) {
+			if (mu->predictions)
+				km_text_printf(&t, ",%u", (unsigned)mu->predictions[i]);
+			else
+				km_text_put(&t, ",", 1);
+		}
+		km_text_put(&t, "\n", 1);
+	}
+	return km_text_write(&t, path);
+}
+
+int mt_killmatrix_write_inputs_csv(const mt_killmatrix *km, const char *path)
+{
+	km_text t = {0};
+	mt_scores *s;
+	int error;
+	if ((error = mt_killmatrix_scores(&s, km)) < 0)
+		return error;
+	km_text_puts(&t, "input,class,original_prediction,in_t_prime,ks1\n");
+	for (size_t i = 0; i < km->n_inputs; i++)
+		km_text_printf(&t, "%zu,%u,%u,%d,%u\n", i, (unsigned)km->classes[i],
+			       (unsigned)km->original[i], km_bit(km->correct_bits, i),
+			       (unsigned)s->ks1[i]);
+	mt_scores_free(s);
+	return km_text_write(&t, path);
+}

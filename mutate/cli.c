@@ -1,0 +1,51 @@
+#include "cli.h"
+
+#include "mutorch/error.h"
+#include "mutorch/shim.h"
+
+#include <stdarg.h>
+#include <stdio.h>
+
+int cli_exit_code(int error)
+{
+	switch (error) {
+	case 0: return MT_EXIT_OK;
+	case MT_EUSAGE: return MT_EXIT_USAGE;
+	case MT_EINVALID:
+	case MT_ENOTFOUND:
+	case MT_EIO:
+		return MT_EXIT_INPUT;
+	default:
+		return MT_EXIT_INTERNAL;
+	}
+}
+
+int cli_fail(const char *cmd, int error)
+{
+	const char *msg = mt_error_last();
+	fprintf(stderr, "mutorch %s: error: %s\n", cmd, msg && *msg ? msg : mt_error_code_name(error));
+	return cli_exit_code(error);
+}
+
+int cli_usage_error(const char *cmd, const char *fmt, ...)
+{
+	va_list ap;
+	fprintf(stderr, "mutorch %s: ", cmd);
+	va_start(ap, fmt);
+	vfprintf(stderr, fmt, ap);
+	va_end(ap);
+	fprintf(stderr, "\nTry 'mutorch %s --help'.\n", cmd);
+	return MT_EXIT_USAGE;
+}
+
+int cli_load_config(mt_config **out, const char *path)
+{
+	int error;
+	if ((error = mt_config_load(out, path ? path : "mutorch.yml")) < 0)
+		return error;
+	if ((error = mt_shim_init((*out)->threads, (*out)->seed, 0)) < 0) {
+		mt_config_free(*out);
+		*out = NULL;
+	}
+	return error;
+}

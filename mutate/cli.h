@@ -1,0 +1,34 @@
+/* Shared pieces of the mutorch command line. */
+#ifndef MUTORCH_CLI_H
+#define MUTORCH_CLI_H
+
+#include "mutorch/config.h"
+
+/* Documented exit codes (docs/cli.md). */
+enum {
+	MT_EXIT_OK = 0,
+	MT_EXIT_INTERNAL = 1,  /* a bug, libtorch failure, out of memory */
+	MT_EXIT_USAGE = 2,     /* bad command line */
+	MT_EXIT_INPUT = 3,     /* bad or missing config, data or model file */
+	MT_EXIT_THRESHOLD = 4  /* a score is below its threshold (ci) */
+};
+
+/* Exit code for a negative mt_error code. */
+int cli_exit_code(int error);
+/* Print "mutorch <cmd>: error: <last error>" to stderr and return the exit
+ * code for `error`. */
+int cli_fail(const char *cmd, int error);
+/* Print a usage error and the hint to use --help; returns MT_EXIT_USAGE. */
+int cli_usage_error(const char *cmd, const char *fmt, ...)
+#if defined(__GNUC__)
+	__attribute__((format(printf, 2, 3)))
+#endif
+	;
+/* Load the config (default ./mutorch.yml) and initialise the shim with its
+ * thread count and seed. */
+int cli_load_config(mt_config **out, const char *path);
+
+int cmd_train(int argc, char **argv);
+int cmd_eval(int argc, char **argv);
+
+#endif

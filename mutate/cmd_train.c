@@ -1,0 +1,157 @@
+/* mutorch train: train the original model from the config's recipe. */
+#include "cli.h"
+
+#include <getopt.h>
+#include <jansson.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "mutorch/error.h"
+#include "mutorch/io.h"
+#include "mutorch/runner.h"
+
+static const char train_usage[] =
+	"usage: mutorch train [CONFIG] [-o FILE] [--json] [--quiet]\n"
+	"\n"
+	"Train the model of CONFIG (default ./mutorch.yml) with its recipe\n"
+	"(training: optimizer, loss, epochs, batch size, seed, threads), save it as\n"
+	"TorchScript (model.output, or FILE) and print the test accuracy.\n"
+	"Progress (epoch, loss, samples/s) goes to stderr.\n"
+	"\n"
+	"  -o, --output FILE  where to save the trained model\n"
+	"      --json         print the result as one JSON object on stdout\n"
+	"  -q, --quiet        no progress output\n"
+	"  -h, --help         show this help\n";
+
+static int save_model(const mt_module *m, const char *path)
+{
+	char *dir = mt_io_dirname(path), *tmp = NULL;
+	size_t n = strlen(path) + 8;
+	int error;
+
+	if (!dir)
+		return mt_error_set(MT_ENOMEM, "out of memory");
+	if ((error = mt_io_mkdirs(dir)) < 0)
+		goto cleanup;
+	if (!(tmp = malloc(n))) {
+		error = mt_error_set(MT_ENOMEM, "out of memory");
+		goto cleanup;
+	}
+	/* Save beside and rename, so an interrupted save never leaves a
+	 * half-written model where a trained one is expected. */
+	snprintf(tmp, n, "%s.tmp", path);
+	if ((error = mt_module_save(m, tmp)) < 0)
+		goto cleanup;
+	if (rename(tmp, path) != 0)
+		error = mt_error_set(MT_EIO, "%s: cannot rename %s into place", path, tmp);
+cleanup:
+	free(dir);
+	free(tmp);
+	return error;
+}
+
+int cmd_train(int argc, char **argv)
+{
+	static const struct option opts[] = {
+		{"output", required_argument, NULL, 'o'},
+		{"json", no_argument, NULL, 'j'},
+		{"quiet", no_argument, NULL, 'q'},
+		{"help", no_argument, NULL, 'h'},
+		{NULL, 0, NULL, 0}};
+	const char *config_path = NULL, *output = NULL;
+	int json = 0, quiet = 0, c, error = 0, rc;
+	mt_config *cfg = NULL;
+	mt_dataset *train_all = NULL, *train = NULL, *val = NULL, *test = NULL;
+	mt_tensor *x = NULL, *y = NULL, *vx = NULL, *vy = NULL, *tx = NULL, *ty = NULL;
+	mt_module *model = NULL;
+	mt_train_report report;
+	mt_eval_result res = {0};
+	mt_progress progress;
+
+	optind = 1;
+	while ((c = getopt_long(argc, argv, "o:qh", opts, NULL)) != -1) {
+		switch (c) {
+		case 'o': output = optarg; break;
+		case 'j': json = 1; break;
+		case 'q': quiet = 1; break;
+		case 'h': fputs(train_usage, stdout); return MT_EXIT_OK;
+		default: return cli_usage_error("train", "unknown option");
+		}
+	}
+	if (optind < argc)
+		config_path = argv[optind++];
+	if (optind < argc)
+		return cli_usage_error("train", "unexpected argument '%s'", argv[optind]);
+
+	if ((error = cli_load_config(&cfg, config_path)) < 0)
+		goto cleanup;
+	if (!output)
+		output = cfg->output;
+	progress.stream = quiet ? NULL : stderr;
+	progress.tty = !quiet && isatty(STDERR_FILENO);
+
+	if ((error = mt_runner_load_dataset(&train_all, cfg, MT_SPLIT_TRAIN)) < 0 ||
+	    (error = mt_runner_load_dataset(&test, cfg, MT_SPLIT_TEST)) < 0)
+		goto cleanup;
+	if ((error = mt_dataset_split(&train, &val, train_all, cfg->validation_split,
+				      cfg->seed)) < 0)
+		goto cleanup;
+	if ((error = mt_runner_tensors(&x, &y, cfg, train)) < 0 ||
+	    (val && (error = mt_runner_tensors(&vx, &vy, cfg, val)) < 0) ||
+	    (error = mt_runner_tensors(&tx, &ty, cfg, test)) < 0)
+		goto cleanup;
+	if ((error = mt_runner_initial_model(&model, cfg)) < 0)
+		goto cleanup;
+	if (!quiet)
+		fprintf(stderr, "training on %lld samples (%lld validation), %d epochs, "
+			"batch %lld, %s lr %g, seed %llu, %d threads\n",
+			(long long)mt_dataset_count(train), (long long)(val ? mt_dataset_count(val) : 0),
+			cfg->epochs, (long long)cfg->batch_size, mt_optim_kind_name(cfg->optim.kind),
+			cfg->optim.lr, (unsigned long long)cfg->seed, cfg->threads);
+	if ((error = mt_runner_train(&report, model, cfg, x, y, NULL, 0, vx, vy, &progress)) < 0)
+		goto cleanup;
+	if ((error = save_model(model, output)) < 0)
+		goto cleanup;
+	if ((error = mt_runner_evaluate(&res, model, tx, mt_dataset_labels(test),
+					mt_dataset_count(test), cfg->num_classes,
+					cfg->eval_batch_size)) < 0)
+		goto cleanup;
+
+	if (json) {
+		json_t *o = json_pack("{s:s, s:f, s:I, s:I, s:i, s:f, s:f, s:f, s:I, s:i, s:s}",
+				      "model", output, "accuracy", res.accuracy,
+				      "n", (json_int_t)res.n, "correct", (json_int_t)res.correct,
+				      "epochs", report.epochs_run, "final_loss", report.final_loss,
+				      "train_seconds", report.seconds,
+				      "samples_per_second", report.samples_per_second,
+				      "seed", (json_int_t)cfg->seed, "threads", cfg->threads,
+				      "torch_version", mt_shim_torch_version());
+		if (report.val_accuracy >= 0)
+			json_object_set_new(o, "val_accuracy", json_real(report.val_accuracy));
+		json_dumpf(o, stdout, JSON_COMPACT);
+		fputc('\n', stdout);
+		json_decref(o);
+	} else {
+		printf("saved %s\n", output);
+		printf("test accuracy %.4f (%lld/%lld)\n", res.accuracy, (long long)res.correct,
+		       (long long)res.n);
+	}
+cleanup:
+	rc = error < 0 ? cli_fail("train", error) : MT_EXIT_OK;
+	mt_eval_result_dispose(&res);
+	mt_module_free(model);
+	mt_tensor_free(x);
+	mt_tensor_free(y);
+	mt_tensor_free(vx);
+	mt_tensor_free(vy);
+	mt_tensor_free(tx);
+	mt_tensor_free(ty);
+	mt_dataset_free(train_all);
+	mt_dataset_free(train);
+	mt_dataset_free(val);
+	mt_dataset_free(test);
+	mt_config_free(cfg);
+	return rc;
+}

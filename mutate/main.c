@@ -1,0 +1,45 @@
+/* mutorch: mutation testing for deep-learning models. */
+#include "cli.h"
+
+#include <stdio.h>
+#include <string.h>
+
+#include "mutorch/shim.h"
+
+static const char usage[] =
+	"usage: mutorch [--version] [--help] <command> [<args>]\n"
+	"\n"
+	"Mutation testing for deep-learning models and their training programs.\n"
+	"\n"
+	"Commands:\n"
+	"  train [CONFIG]           train the original model from the config's recipe\n"
+	"  eval [CONFIG]            evaluate a trained model on the test set\n"
+	"\n"
+	"CONFIG defaults to ./mutorch.yml. 'mutorch <command> --help' describes a\n"
+	"command. Exit codes: 0 success, 1 internal error, 2 usage error,\n"
+	"3 bad or missing input (config, data, model), 4 score below threshold.\n";
+
+int main(int argc, char **argv)
+{
+	const char *cmd;
+
+	if (argc < 2) {
+		fputs(usage, stderr);
+		return MT_EXIT_USAGE;
+	}
+	cmd = argv[1];
+	if (!strcmp(cmd, "--help") || !strcmp(cmd, "-h") || !strcmp(cmd, "help")) {
+		fputs(usage, stdout);
+		return MT_EXIT_OK;
+	}
+	if (!strcmp(cmd, "--version") || !strcmp(cmd, "version")) {
+		printf("mutorch %s (libtorch %s)\n", MUTORCH_VERSION, mt_shim_torch_version());
+		return MT_EXIT_OK;
+	}
+	if (!strcmp(cmd, "train"))
+		return cmd_train(argc - 1, argv + 1);
+	if (!strcmp(cmd, "eval"))
+		return cmd_eval(argc - 1, argv + 1);
+	fprintf(stderr, "mutorch: '%s' is not a command. See 'mutorch --help'.\n", cmd);
+	return MT_EXIT_USAGE;
+}

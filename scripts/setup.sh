@@ -1,0 +1,43 @@
+#!/bin/sh
+# Install every Debian package mutorch needs and build it (Release) in
+# ./build. Run as root (or with sudo) on Debian bookworm.
+#   scripts/setup.sh            install + build
+#   MUTORCH_SANITIZE=1 scripts/setup.sh   build with ASan+UBSan in build-asan
+set -eu
+cd "$(dirname "$0")/.."
+
+PACKAGES="build-essential cmake pkg-config git
+  libtorch-dev libopenblas0-pthread
+  libgit2-dev zlib1g-dev libyaml-dev libjansson-dev libcriterion-dev
+  dataset-fashion-mnist python3-torch python3-numpy nodejs npm"
+
+missing=""
+for p in $PACKAGES; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing="$missing $p"
+done
+if [ -n "$missing" ]; then
+  SUDO=""
+  [ "$(id -u)" -eq 0 ] || SUDO=sudo
+  echo "setup: installing$missing"
+  $SUDO apt-get update
+  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y --no-install-recommends $missing
+fi
+
+# OpenBLAS makes libtorch several times faster than the reference BLAS.
+if [ -e /usr/lib/x86_64-linux-gnu/openblas-pthread/libblas.so.3 ] &&
+   command -v update-alternatives >/dev/null; then
+  cur=$(readlink -f /usr/lib/x86_64-linux-gnu/libblas.so.3 || true)
+  case "$cur" in
+    *openblas*) ;;
+    *) [ "$(id -u)" -eq 0 ] && update-alternatives --set libblas.so.3-x86_64-linux-gnu \
+         /usr/lib/x86_64-linux-gnu/openblas-pthread/libblas.so.3 || true ;;
+  esac
+fi
+
+if [ "${MUTORCH_SANITIZE:-0}" = 1 ]; then
+  cmake -S . -B build-asan -DCMAKE_BUILD_TYPE=Debug -DMUTORCH_SANITIZE=ON
+  cmake --build build-asan -j"$(nproc)"
+else
+  cmake -S . -B build -DCMAKE_BUILD_TYPE=Release
+  cmake --build build -j"$(nproc)"
+fi

@@ -1,0 +1,52 @@
+/* Shared by the shim's translation units (never included outside shim/):
+ * the handle structs and the exception boundary. */
+#ifndef MUTORCH_SHIM_INTERNAL_HPP
+#define MUTORCH_SHIM_INTERNAL_HPP
+
+#include <torch/script.h>
+
+#include <string>
+
+#include "mutorch/error.h"
+#include "mutorch/shim.h"
+
+struct mt_module {
+	torch::jit::Module module;
+};
+
+struct mt_tensor {
+	at::Tensor tensor;
+};
+
+namespace mtshim {
+
+/* Record an error (shim buffer and mutorch's last error); returns code. */
+int fail(int code, const std::string &message);
+
+/* Copy mutorch's last error (set by a C helper) into the shim's buffer. */
+int fail_from_last(int code);
+
+/* Call inside a catch block: turn the exception in flight into a code and
+ * "<context>: <first line of its message>". */
+int fail_current_exception(const char *context);
+
+/* Run body (returning int), turning any C++ exception into an error code.
+ * context prefixes the message: a path, or the function's name. */
+template <class Body> int guard(const char *context, Body &&body)
+{
+	try {
+		return body();
+	} catch (...) {
+		return fail_current_exception(context);
+	}
+}
+
+at::ScalarType scalar_type(mt_dtype dtype);
+mt_dtype from_scalar_type(at::ScalarType type);
+
+/* A new handle owning t, or throws std::bad_alloc. */
+mt_tensor *wrap_tensor(at::Tensor t);
+
+} // namespace mtshim
+
+#endif
