@@ -30,5 +30,11 @@ int cli_load_config(mt_config **out, const char *path);
 
 int cmd_train(int argc, char **argv);
 int cmd_eval(int argc, char **argv);
+int cmd_run(int argc, char **argv);
+int cmd_score(int argc, char **argv);
+int cmd_mutants(int argc, char **argv);
+int cmd_operators(int argc, char **argv);
+int cmd_export_mutant(int argc, char **argv);
+int cmd_worker(int argc, char **argv);
 
 #endif

@@ -14,6 +14,12 @@ static const char usage[] =
 	"Commands:\n"
 	"  train [CONFIG]           train the original model from the config's recipe\n"
 	"  eval [CONFIG]            evaluate a trained model on the test set\n"
+	"  run [CONFIG]             model-level mutation analysis: mutants, kill matrix,\n"
+	"                           scores and reports\n"
+	"  score RUN_DIR            recompute the scores from a stored kill matrix\n"
+	"  mutants [CONFIG]         list the planned mutants without running them\n"
+	"  export-mutant ID -o FILE write one mutant as a TorchScript file\n"
+	"  operators                list the mutation operators and their parameters\n"
 	"\n"
 	"CONFIG defaults to ./mutorch.yml. 'mutorch <command> --help' describes a\n"
 	"command. Exit codes: 0 success, 1 internal error, 2 usage error,\n"
@@ -40,6 +46,18 @@ int main(int argc, char **argv)
 		return cmd_train(argc - 1, argv + 1);
 	if (!strcmp(cmd, "eval"))
 		return cmd_eval(argc - 1, argv + 1);
+	if (!strcmp(cmd, "run"))
+		return cmd_run(argc - 1, argv + 1);
+	if (!strcmp(cmd, "score"))
+		return cmd_score(argc - 1, argv + 1);
+	if (!strcmp(cmd, "mutants"))
+		return cmd_mutants(argc - 1, argv + 1);
+	if (!strcmp(cmd, "operators"))
+		return cmd_operators(argc - 1, argv + 1);
+	if (!strcmp(cmd, "export-mutant"))
+		return cmd_export_mutant(argc - 1, argv + 1);
+	if (!strcmp(cmd, "worker"))
+		return cmd_worker(argc - 1, argv + 1);
 	fprintf(stderr, "mutorch: '%s' is not a command. See 'mutorch --help'.\n", cmd);
 	return MT_EXIT_USAGE;
 }

@@ -151,6 +151,13 @@ static void free_list(char **list)
 	free(list);
 }
 
+/* Operators that draw no random numbers: a second mutant of the same
+ * target and parameters would be the same mutant. */
+static int op_is_deterministic(const char *op)
+{
+	return !strcmp(op, "WPR") || !strcmp(op, "QNT") || !strcmp(op, "PRN");
+}
+
 static int op_count_in_config(const mt_config *cfg, const char *op)
 {
 	int n = 0;
@@ -244,6 +251,14 @@ int mt_plan_model_level(mt_plan **out, const mt_config *cfg, const mt_plan_model
 				goto fail;
 			}
 			mutants = (int)n;
+			if (mutants > 1 && op_is_deterministic(m->op)) {
+				mt_op_args_dispose(&base);
+				error = mt_error_set(MT_EINVALID, "%s:%d: mutation.model_level[%zu] (%s): %s draws nothing at random, so 'mutants: %d' would give %d identical mutants; use 'mutants: 1' and vary its parameters in separate entries",
+						     cfg->path, line, e, m->op, m->op, mutants, mutants);
+				goto fail;
+			}
+		} else if (op_is_deterministic(m->op)) {
+			mutants = 1;
 		}
 		if (op_count_in_config(cfg, m->op) > 1)
 			snprintf(label, sizeof(label), "%s#%zu", m->op, e);

@@ -120,8 +120,8 @@ static const char *level_name(mt_op_level level)
 
 int mt_operators_print(FILE *out)
 {
-	fprintf(out, "%-5s %-6s %-58s %s\n", "name", "level", "parameters (defaults)",
-		"semantics");
+	fprintf(out, "%-5s %-6s %s\n%-12s %s\n", "name", "level", "semantics", "",
+		"parameters: name=default (valid values)");
 	for (size_t i = 0; i < N(registry); i++) {
 		const mt_operator *op = &registry[i];
 		char params[512] = "";
@@ -147,13 +147,14 @@ int mt_operators_print(FILE *out)
 			if (n > 0 && (size_t)n < sizeof(params) - used)
 				used += (size_t)n;
 		}
-		fprintf(out, "%-5s %-6s %-58s %s\n", op->name, level_name(op->level),
-			params, op->description);
+		fprintf(out, "%-5s %-6s %s\n%-12s %s\n", op->name, level_name(op->level),
+			op->description, "", params);
 	}
 	fprintf(out, "\nweight operators (GF WS NEB NAI NS WPR QNT BF PRN) also take\n"
 		     "  layer=<name> (one layer) or layers=all|<name,...> (a global ratio;\n"
 		     "  default all linear and conv2d layers), and seed=<uint64>.\n"
-		     "graph operators (LD LAm AFRm) take site=<name> (see `mutorch sites`).\n");
+		     "graph operators (LD LAm AFRm) take site=<name>: a forward call such as\n"
+		     "  conv2 or relu@3 (default: every site that can take the operator).\n");
 	return ferror(out) ? mt_error_set(MT_EIO, "operators: write failed") : 0;
 }
 

@@ -342,7 +342,7 @@ extern "C" int mt_module_build(mt_module **out, const mt_arch *arch,
 			add_tensors(layer, l, init, gen);
 			layer.define(layer_source(l));
 			top.register_module(name, layer);
-			forward += "    x = self." + name + "(x)\n";
+			forward += "    x = self." + name + ".forward(x)\n";
 		}
 		forward += "    return x\n";
 		top.define(forward);

@@ -93,6 +93,11 @@ extern "C" int mt_shim_load_tensor_dict_buffer(mt_tensor **x, mt_tensor **y,
 		} catch (const c10::Error &e) {
 			std::string msg = e.what_without_backtrace();
 			msg = msg.substr(0, msg.find('\n'));
+			/* libtorch's unpickler asserts on an OrderedDict */
+			if (msg.find("GenericDict") != std::string::npos)
+				return mtshim::fail(MT_EINVALID, n + ": holds an OrderedDict or another object, " +
+								 expected_dict +
+								 " (save a state dict as dict(...))");
 			return mtshim::fail(MT_EINVALID, n + ": cannot read as a torch.save file (" +
 							 msg + "); " + expected_dict);
 		}

@@ -279,12 +279,12 @@ std::shared_ptr<Graph> prefix_graph(const forward_graph &f, size_t cut,
 }
 
 /* Values from outside that nodes of block b (nested blocks included) read. */
-void outer_reads(const Block *b, std::vector<Value *> &out)
+void outer_reads(Block *b, std::vector<Value *> &out)
 {
-	for (const Node *n : b->nodes()) {
+	for (Node *n : b->nodes()) {
 		for (Value *v : n->inputs())
 			out.push_back(v);
-		for (const Block *sub : n->blocks())
+		for (Block *sub : n->blocks())
 			outer_reads(sub, out);
 	}
 	for (Value *v : b->return_node()->inputs())
@@ -306,7 +306,7 @@ std::shared_ptr<Graph> suffix_graph(const forward_graph &f, size_t cut,
 	for (size_t i = cut; i < f.nodes.size(); i++) {
 		for (Value *v : f.nodes[i]->inputs())
 			reads.push_back(v);
-		for (const Block *b : f.nodes[i]->blocks())
+		for (Block *b : f.nodes[i]->blocks())
 			outer_reads(b, reads);
 	}
 	for (Value *v : f.graph->outputs())
@@ -315,7 +315,7 @@ std::shared_ptr<Graph> suffix_graph(const forward_graph &f, size_t cut,
 	while (!reads.empty()) {
 		Value *v = reads.back();
 		reads.pop_back();
-		const Node *n = v->node();
+		Node *n = v->node();
 		if (!f.recomputable.count(n) || needed.count(n))
 			continue;
 		auto it = f.index.find(n);
@@ -480,7 +480,7 @@ int mt_partial_new(mt_partial **out, mt_module *m,
 			for (size_t i = 0; i < f.nodes.size(); i++)
 				if (!f.recomputable.count(f.nodes[i]) &&
 				    node_reads(f, f.nodes[i], targets)) {
-					cut = i;
+					cut = i + 1 < f.nodes.size() ? i + 1 : i;
 					break;
 				}
 		}

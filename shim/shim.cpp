@@ -10,6 +10,7 @@
 #include <ATen/Parallel.h>
 
 #include <chrono>
+#include <dlfcn.h>
 #include <cmath>
 #include <cstdarg>
 #include <cstdio>
@@ -172,6 +173,15 @@ int mt_shim_init(int threads, uint64_t seed, int deterministic)
 		if (threads <= 0)
 			threads = 1;
 		at::set_num_threads(threads);
+		/* ATen does not tell an OpenBLAS (pthread build, Debian's
+		 * libblas.so.3 alternative) how many threads to use: it would
+		 * use every core, oversubscribe parallel workers and change
+		 * results with the machine. Found at run time, since the
+		 * BLAS is whatever the alternative points to. */
+		using blas_threads_fn = void (*)(int);
+		if (auto set_blas = (blas_threads_fn)dlsym(RTLD_DEFAULT,
+							   "openblas_set_num_threads"))
+			set_blas(threads);
 		/* libtorch allows this once per process, and only before any
 		 * inter-op work: a later call keeps the first setting. */
 		std::call_once(interop_once, [&] {

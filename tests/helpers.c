@@ -64,7 +64,9 @@ int th_run(char **out, char **err, const char *fmt, ...)
 	va_end(ap);
 	snprintf(outp, sizeof(outp), "%s/stdout", dir);
 	snprintf(errp, sizeof(errp), "%s/stderr", dir);
-	snprintf(full, sizeof(full), "( %s ) >'%s' 2>'%s' </dev/null", cmd, outp, errp);
+	if (snprintf(full, sizeof(full), "( %s ) >'%s' 2>'%s' </dev/null", cmd, outp, errp) >=
+	    (int)sizeof(full))
+		cr_assert_fail("command too long: %s", cmd);
 	status = system(full);
 	if (out)
 		*out = slurp(outp);

@@ -36,38 +36,16 @@
 #include <stdio.h>
 
 #include "mutorch/config.h"
+#include "mutorch/rng.h"
 #include "mutorch/shim.h"
 
 #ifdef __cplusplus
 extern "C" {
 #endif
 
-/* ---- the random number generator --------------------------------------- */
-
-/* xoshiro256** seeded by four successive outputs of splitmix64(seed). */
-typedef struct {
-	uint64_t s[4];
-} mt_rng;
-
-void mt_rng_seed(mt_rng *rng, uint64_t seed);
-/* The next 64 random bits (one xoshiro256** step). */
-uint64_t mt_rng_next(mt_rng *rng);
-/* Uniform in [0, 1): (next >> 11) * 2^-53 (one draw). */
-double mt_rng_uniform(mt_rng *rng);
-/* Uniform integer in [0, n), n >= 1, without modulo bias: draws r until
- * r >= (2^64 - n) % n, returns r % n (usually one draw). */
-uint64_t mt_rng_below(mt_rng *rng, uint64_t n);
-/* Standard normal by Box-Muller, two draws per value, no caching:
- * u1 = ((next >> 11) + 1) * 2^-53 in (0, 1], u2 = uniform [0, 1),
- * z = sqrt(-2 ln u1) * cos(2 pi u2). */
-double mt_rng_normal(mt_rng *rng);
-/* k distinct indices of [0, n) by a partial Fisher-Yates shuffle of
- * 0..n-1: for i in 0..k-1, j = i + below(n - i), swap(a[i], a[j]); out
- * receives a[0..k) in draw order (not sorted). k <= n. */
-int mt_rng_sample(int64_t *out, mt_rng *rng, int64_t n, int64_t k);
-/* Shuffle a float array in place (Fisher-Yates from the end: for i = n-1
- * down to 1, j = below(i + 1), swap(a[i], a[j])). */
-void mt_rng_shuffle_floats(mt_rng *rng, float *a, int64_t n);
+/* Random draws come from mutorch/rng.h (mt_rng: xoshiro256** seeded by
+ * splitmix64; mt_rng_below, mt_rng_normal (Box-Muller), mt_rng_sample
+ * (partial Fisher-Yates), mt_rng_shuffle_floats), documented there. */
 
 /* ---- float conversions (identical to torch's casts) -------------------- */
 

@@ -1,0 +1,330 @@
+/* mutorch run, score, mutants, operators, export-mutant and worker. */
+#include "cli.h"
+
+#include <getopt.h>
+#include <jansson.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "mutorch/error.h"
+#include "mutorch/io.h"
+#include "mutorch/killmatrix.h"
+#include "mutorch/modelrun.h"
+#include "mutorch/operators.h"
+#include "mutorch/plan.h"
+
+static const char run_usage[] =
+	"usage: mutorch run [CONFIG] [--jobs N] [--timeout SECONDS] [--force]\n"
+	"                   [--run-dir DIR] [--level model] [--json] [--quiet]\n"
+	"\n"
+	"Generate the model-level mutants of CONFIG's trained model (the\n"
+	"mutation.model_level section), evaluate each on the test set in worker\n"
+	"processes, record which inputs kill which mutant, and print the scores.\n"
+	"Results are written to the run directory after every mutant: running the\n"
+	"same command again after an interruption evaluates only what is missing.\n"
+	"\n"
+	"  -j, --jobs N          worker processes (default 1)\n"
+	"  -t, --timeout S       time limit per mutant in seconds (default: 50x the\n"
+	"                        original's evaluation time, at least 60)\n"
+	"  -f, --force           start over: drop the recorded results\n"
+	"  -d, --run-dir DIR     run directory (default: run.dir of the config)\n"
+	"  -l, --level LEVEL     model (the only level so far)\n"
+	"      --json            print the JSON report on stdout\n"
+	"  -q, --quiet           no progress output\n"
+	"  -h, --help            show this help\n";
+
+static const char *self_exe(void)
+{
+	static char buf[4096];
+	ssize_t n = readlink("/proc/self/exe", buf, sizeof(buf) - 1);
+	if (n <= 0)
+		return "mutorch";
+	buf[n] = '\0';
+	return buf;
+}
+
+static int print_report(const mt_killmatrix *km, int json)
+{
+	if (json) {
+		char *text = NULL;
+		int error = mt_killmatrix_json_string(&text, km);
+		if (error < 0)
+			return error;
+		fputs(text, stdout);
+		fputc('\n', stdout);
+		free(text);
+		return 0;
+	}
+	return mt_killmatrix_write_table(stdout, km);
+}
+
+int cmd_run(int argc, char **argv)
+{
+	static const struct option opts[] = {
+		{"jobs", required_argument, NULL, 'j'},
+		{"timeout", required_argument, NULL, 't'},
+		{"force", no_argument, NULL, 'f'},
+		{"run-dir", required_argument, NULL, 'd'},
+		{"level", required_argument, NULL, 'l'},
+		{"json", no_argument, NULL, 'J'},
+		{"quiet", no_argument, NULL, 'q'},
+		{"help", no_argument, NULL, 'h'},
+		{NULL, 0, NULL, 0}};
+	mt_model_run_options o;
+	const char *config_path = "mutorch.yml";
+	mt_config *cfg = NULL;
+	mt_killmatrix *km = NULL;
+	int json = 0, quiet = 0, c, error = 0, rc;
+	char *end;
+
+	memset(&o, 0, sizeof(o));
+	o.jobs = 1;
+	optind = 1;
+	while ((c = getopt_long(argc, argv, "j:t:fd:l:qh", opts, NULL)) != -1) {
+		switch (c) {
+		case 'j':
+			o.jobs = (int)strtol(optarg, &end, 10);
+			if (*end || o.jobs < 1 || o.jobs > 256)
+				return cli_usage_error("run", "--jobs must be an integer in [1, 256], got '%s'", optarg);
+			break;
+		case 't':
+			o.timeout = strtod(optarg, &end);
+			if (*end || o.timeout <= 0)
+				return cli_usage_error("run", "--timeout must be a positive number of seconds, got '%s'", optarg);
+			break;
+		case 'f': o.force = 1; break;
+		case 'd': o.run_dir = optarg; break;
+		case 'l':
+			if (strcmp(optarg, "model") != 0)
+				return cli_usage_error("run", "--level must be 'model' (source-level mutation is not available yet), got '%s'", optarg);
+			break;
+		case 'J': json = 1; break;
+		case 'q': quiet = 1; break;
+		case 'h': fputs(run_usage, stdout); return MT_EXIT_OK;
+		default: return cli_usage_error("run", "unknown option");
+		}
+	}
+	if (optind < argc)
+		config_path = argv[optind++];
+	if (optind < argc)
+		return cli_usage_error("run", "unexpected argument '%s'", argv[optind]);
+	if ((error = cli_load_config(&cfg, config_path)) < 0)
+		goto cleanup;
+	o.config_path = config_path;
+	o.self_exe = self_exe();
+	o.progress = quiet ? NULL : stderr;
+	o.progress_tty = !quiet && isatty(STDERR_FILENO);
+	if ((error = mt_model_run(&km, cfg, &o)) < 0)
+		goto cleanup;
+	error = print_report(km, json);
+cleanup:
+	rc = error < 0 ? cli_fail("run", error) : MT_EXIT_OK;
+	mt_killmatrix_free(km);
+	mt_config_free(cfg);
+	return rc;
+}
+
+static const char score_usage[] =
+	"usage: mutorch score RUN_DIR [--json] [--filter FACTOR]\n"
+	"\n"
+	"Recompute every score from the kill matrix stored in RUN_DIR\n"
+	"(killmatrix.mtkm) without running anything, and print the table (or the\n"
+	"JSON report).\n"
+	"\n"
+	"      --json            print the JSON report on stdout\n"
+	"      --filter FACTOR   accuracy filter: mutants below FACTOR x the\n"
+	"                        original's accuracy are left out (default: the\n"
+	"                        stored factor; 0 turns the filter off)\n"
+	"  -h, --help            show this help\n";
+
+int cmd_score(int argc, char **argv)
+{
+	static const struct option opts[] = {
+		{"json", no_argument, NULL, 'J'},
+		{"filter", required_argument, NULL, 'F'},
+		{"help", no_argument, NULL, 'h'},
+		{NULL, 0, NULL, 0}};
+	mt_killmatrix *km = NULL;
+	const char *dir = NULL;
+	char *path = NULL, *end;
+	double filter = -1;
+	int json = 0, c, error = 0, rc;
+
+	optind = 1;
+	while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
+		switch (c) {
+		case 'J': json = 1; break;
+		case 'F':
+			filter = strtod(optarg, &end);
+			if (*end || filter < 0 || filter > 1)
+				return cli_usage_error("score", "--filter must be a number in [0, 1], got '%s'", optarg);
+			break;
+		case 'h': fputs(score_usage, stdout); return MT_EXIT_OK;
+		default: return cli_usage_error("score", "unknown option");
+		}
+	}
+	if (optind >= argc)
+		return cli_usage_error("score", "missing RUN_DIR");
+	dir = argv[optind++];
+	if (optind < argc)
+		return cli_usage_error("score", "unexpected argument '%s'", argv[optind]);
+	if (!(path = mt_io_path_join(dir, "killmatrix.mtkm"))) {
+		error = mt_error_set(MT_ENOMEM, "out of memory");
+		goto cleanup;
+	}
+	if ((error = mt_killmatrix_load(&km, path)) < 0)
+		goto cleanup;
+	if (filter >= 0 && (error = mt_killmatrix_set_accuracy_filter(km, filter)) < 0)
+		goto cleanup;
+	error = print_report(km, json);
+cleanup:
+	rc = error < 0 ? cli_fail("score", error) : MT_EXIT_OK;
+	free(path);
+	mt_killmatrix_free(km);
+	return rc;
+}
+
+static const char mutants_usage[] =
+	"usage: mutorch mutants [CONFIG] [--json]\n"
+	"\n"
+	"List the model-level mutants CONFIG plans (id, operator, target, seed,\n"
+	"parameters) without running anything. The same config gives the same\n"
+	"ids and seeds.\n"
+	"\n"
+	"      --json      one JSON object: {\"digest\", \"mutants\": [...]}\n"
+	"  -h, --help      show this help\n";
+
+int cmd_mutants(int argc, char **argv)
+{
+	static const struct option opts[] = {
+		{"json", no_argument, NULL, 'J'},
+		{"help", no_argument, NULL, 'h'},
+		{NULL, 0, NULL, 0}};
+	const char *config_path = "mutorch.yml";
+	mt_config *cfg = NULL;
+	mt_plan *plan = NULL;
+	int json = 0, c, error = 0, rc;
+
+	optind = 1;
+	while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
+		switch (c) {
+		case 'J': json = 1; break;
+		case 'h': fputs(mutants_usage, stdout); return MT_EXIT_OK;
+		default: return cli_usage_error("mutants", "unknown option");
+		}
+	}
+	if (optind < argc)
+		config_path = argv[optind++];
+	if (optind < argc)
+		return cli_usage_error("mutants", "unexpected argument '%s'", argv[optind]);
+	if ((error = cli_load_config(&cfg, config_path)) < 0 ||
+	    (error = mt_model_plan(&plan, cfg)) < 0)
+		goto cleanup;
+	if (json) {
+		json_t *root = json_object(), *arr = json_array();
+		for (size_t i = 0; i < mt_plan_count(plan); i++) {
+			const mt_mutant_desc *d = mt_plan_at(plan, i);
+			char seed[32];
+			snprintf(seed, sizeof(seed), "%llu", (unsigned long long)d->seed);
+			json_array_append_new(arr, json_pack("{s:s, s:s, s:s, s:s, s:s}", "id", d->id,
+							     "op", d->op, "target", d->target,
+							     "seed", seed, "params", d->params));
+		}
+		json_object_set_new(root, "digest", json_string(mt_plan_digest(plan)));
+		json_object_set_new(root, "mutants", arr);
+		json_dumpf(root, stdout, JSON_COMPACT);
+		fputc('\n', stdout);
+		json_decref(root);
+	} else {
+		printf("%-28s %-6s %-12s %-20s %s\n", "id", "op", "target", "seed", "parameters");
+		for (size_t i = 0; i < mt_plan_count(plan); i++) {
+			const mt_mutant_desc *d = mt_plan_at(plan, i);
+			printf("%-28s %-6s %-12s %-20llu %s\n", d->id, d->op, d->target,
+			       (unsigned long long)d->seed, d->params);
+		}
+		printf("%zu mutants, plan digest %s\n", mt_plan_count(plan), mt_plan_digest(plan));
+	}
+cleanup:
+	rc = error < 0 ? cli_fail("mutants", error) : MT_EXIT_OK;
+	mt_plan_free(plan);
+	mt_config_free(cfg);
+	return rc;
+}
+
+int cmd_operators(int argc, char **argv)
+{
+	if (argc > 1 && (!strcmp(argv[1], "--help") || !strcmp(argv[1], "-h"))) {
+		printf("usage: mutorch operators\n\nList every mutation operator with its level, "
+		       "parameters and defaults, and its semantics in one line.\n"
+		       "docs/operators.md gives the exact semantics.\n");
+		return MT_EXIT_OK;
+	}
+	if (argc > 1)
+		return cli_usage_error("operators", "unexpected argument '%s'", argv[1]);
+	return mt_operators_print(stdout) < 0 ? cli_fail("operators", MT_ERROR) : MT_EXIT_OK;
+}
+
+static const char export_usage[] =
+	"usage: mutorch export-mutant ID -o FILE [CONFIG]\n"
+	"\n"
+	"Write mutant ID of CONFIG's plan (see `mutorch mutants`) as a TorchScript\n"
+	"file that PyTorch loads with torch.jit.load.\n"
+	"\n"
+	"  -o, --output FILE   where to write it (required)\n"
+	"  -h, --help          show this help\n";
+
+int cmd_export_mutant(int argc, char **argv)
+{
+	static const struct option opts[] = {
+		{"output", required_argument, NULL, 'o'},
+		{"help", no_argument, NULL, 'h'},
+		{NULL, 0, NULL, 0}};
+	const char *config_path = "mutorch.yml", *id = NULL, *output = NULL;
+	mt_config *cfg = NULL;
+	int c, error = 0, rc;
+
+	optind = 1;
+	while ((c = getopt_long(argc, argv, "o:h", opts, NULL)) != -1) {
+		switch (c) {
+		case 'o': output = optarg; break;
+		case 'h': fputs(export_usage, stdout); return MT_EXIT_OK;
+		default: return cli_usage_error("export-mutant", "unknown option");
+		}
+	}
+	if (optind < argc)
+		id = argv[optind++];
+	if (optind < argc)
+		config_path = argv[optind++];
+	if (optind < argc)
+		return cli_usage_error("export-mutant", "unexpected argument '%s'", argv[optind]);
+	if (!id)
+		return cli_usage_error("export-mutant", "missing the mutant ID");
+	if (!output)
+		return cli_usage_error("export-mutant", "missing -o FILE");
+	if ((error = cli_load_config(&cfg, config_path)) < 0 ||
+	    (error = mt_model_export_mutant(cfg, id, output)) < 0)
+		goto cleanup;
+	fprintf(stderr, "wrote %s\n", output);
+cleanup:
+	rc = error < 0 ? cli_fail("export-mutant", error) : MT_EXIT_OK;
+	mt_config_free(cfg);
+	return rc;
+}
+
+/* Internal: started by `mutorch run`, not by users. */
+int cmd_worker(int argc, char **argv)
+{
+	mt_config *cfg = NULL;
+	int error;
+	if (argc != 4 || strcmp(argv[2], "--run-dir") != 0) {
+		fprintf(stderr, "usage: mutorch worker CONFIG --run-dir DIR (internal: started by `mutorch run`)\n");
+		return MT_EXIT_USAGE;
+	}
+	if ((error = cli_load_config(&cfg, argv[1])) < 0)
+		return cli_fail("worker", error);
+	error = mt_model_worker(cfg, argv[3]);
+	mt_config_free(cfg);
+	return error < 0 ? cli_fail("worker", error) : MT_EXIT_OK;
+}
