@@ -137,6 +137,7 @@ static const char score_usage[] =
 	"      --filter FACTOR   accuracy filter: mutants below FACTOR x the\n"
 	"                        original's accuracy are left out (default: the\n"
 	"                        stored factor; 0 turns the filter off)\n"
+	"  -q, --quiet           accepted for symmetry with run (score prints no progress)\n"
 	"  -h, --help            show this help\n";
 
 int cmd_score(int argc, char **argv)
@@ -144,6 +145,7 @@ int cmd_score(int argc, char **argv)
 	static const struct option opts[] = {
 		{"json", no_argument, NULL, 'J'},
 		{"filter", required_argument, NULL, 'F'},
+		{"quiet", no_argument, NULL, 'q'},
 		{"help", no_argument, NULL, 'h'},
 		{NULL, 0, NULL, 0}};
 	mt_killmatrix *km = NULL;
@@ -153,9 +155,10 @@ int cmd_score(int argc, char **argv)
 	int json = 0, c, error = 0, rc;
 
 	optind = 1;
-	while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, "qh", opts, NULL)) != -1) {
 		switch (c) {
 		case 'J': json = 1; break;
+		case 'q': break; /* score prints no progress; accepted for symmetry with run */
 		case 'F':
 			filter = strtod(optarg, &end);
 			if (*end || filter < 0 || filter > 1)

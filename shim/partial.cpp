@@ -480,7 +480,7 @@ int mt_partial_new(mt_partial **out, mt_module *m,
 			for (size_t i = 0; i < f.nodes.size(); i++)
 				if (!f.recomputable.count(f.nodes[i]) &&
 				    node_reads(f, f.nodes[i], targets)) {
-					cut = i + 1 < f.nodes.size() ? i + 1 : i;
+					cut = i;
 					break;
 				}
 		}

@@ -126,7 +126,7 @@ Test(cli, truncated_data_file_names_file)
 	unsigned char idx[8 + 10] = {0, 0, 8, 1, 0, 0, 0, 100};
 	char *labels = th_write(dir, "short-labels.idx", idx, sizeof(idx));
 	snprintf(text, sizeof(text),
-		 "model: {architecture: flatten linear(784,10), input_shape: [1, 28, 28]}\n"
+		 "model: {architecture: \"flatten linear(784,10)\", input_shape: [1, 28, 28]}\n"
 		 "data:\n"
 		 "  train: {images: " FASHION "/t10k-images-idx3-ubyte.gz, labels: %s}\n"
 		 "  test: {images: " FASHION "/t10k-images-idx3-ubyte.gz, labels: %s}\n",

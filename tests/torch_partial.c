@@ -495,3 +495,36 @@ Test(partial, residual_live_values)
 	mt_tensor_free(x);
 	mt_module_free(m);
 }
+
+/* A tensor without the batch dimension live at the cut cannot be cached:
+ * MT_EINVALID naming the value, so the caller falls back to a full forward.
+ * A cut before it (here: at the start) still works. */
+Test(partial, unbatched_live_value_is_rejected)
+{
+	mt_module *m = load_fixture("partial_unbatched.pt");
+	mt_tensor *x = fashion_inputs(NUM_IMAGES);
+	predictions full = full_predict(m, x, BATCH);
+
+	static const char *const rejected[] = {"fc1.weight", "fc2.weight", "fc2.bias"};
+	for (size_t i = 0; i < 3; i++) {
+		mt_partial *p = NULL;
+		cr_assert_eq(mt_partial_new(&p, m, &rejected[i], 1), 0, "%s", mt_error_last());
+		cr_assert_eq(mt_partial_cache(p, x, BATCH, 0), MT_EINVALID, "%s", rejected[i]);
+		cr_assert(strstr(mt_error_last(), "expected the batch as dim 0") != NULL, "%s",
+			  mt_error_last());
+		cr_assert_eq(mt_partial_count(p), 0);
+		cr_assert_eq(mt_partial_cache_bytes(p), 0);
+		mt_partial_free(p);
+	}
+	const char *gain[] = {"gain"};
+	mt_partial *p = cached_partial(m, gain, 1, x, BATCH);
+	cr_assert_eq(mt_partial_suffix_fraction(p), 1.0);
+	predictions part = partial_predict(p, 0);
+	assert_same(&full, &part, "gain");
+	check_mutant(m, p, "gain", 10, x, BATCH, &full);
+	predictions_free(&part);
+	mt_partial_free(p);
+	predictions_free(&full);
+	mt_tensor_free(x);
+	mt_module_free(m);
+}

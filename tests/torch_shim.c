@@ -1050,3 +1050,22 @@ Test(shim, tensor_dict_errors)
 		  mt_shim_last_error());
 	free(missing_y), free(ordered), free(model);
 }
+
+/* 2-D x (n x d) becomes n x 1 x 1 x d; float x stays float32 */
+Test(shim, tensor_dict_shapes)
+{
+	mt_tensor *x, *y;
+	char *path = fixture("shim_model_logits.pt");
+	cr_assert_eq(mt_shim_load_tensor_dict(&x, &y, path), 0, "%s",
+		     mt_shim_last_error());
+	cr_assert_eq(mt_tensor_ndim(x), 4);
+	cr_expect_eq(mt_tensor_dim(x, 0), 4);
+	cr_expect_eq(mt_tensor_dim(x, 1), 1);
+	cr_expect_eq(mt_tensor_dim(x, 2), 1);
+	cr_expect_eq(mt_tensor_dim(x, 3), 3);
+	cr_expect_eq(mt_tensor_dtype(x), MT_DTYPE_FLOAT32);
+	cr_expect_eq(mt_tensor_ndim(y), 1);
+	cr_expect_eq(mt_tensor_dim(y, 0), 4);
+	mt_tensor_free(x), mt_tensor_free(y);
+	free(path);
+}

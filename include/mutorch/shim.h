@@ -48,7 +48,10 @@ typedef enum {
 const char *mt_shim_last_error(void);
 
 /* Intra-op (and inter-op) thread count, global seed, deterministic
- * algorithms on/off. threads <= 0 means 1. */
+ * algorithms on/off. threads <= 0 means 1. The thread count also goes to
+ * OpenBLAS when that is the BLAS (ATen does not tell it, and it would use
+ * every core and give machine-dependent results). The inter-op count can
+ * be set once per process; later calls keep the first. */
 int mt_shim_init(int threads, uint64_t seed, int deterministic);
 int mt_shim_manual_seed(uint64_t seed);
 int mt_shim_threads(void);
@@ -74,12 +77,16 @@ int mt_tensor_copy_out(const mt_tensor *t, void *dst, mt_dtype dtype,
  * as ((x / scale) - mean[c]) / std[c] with torch ops (the same ops, in the
  * same order, as `x.float().div(scale).sub(mean).div(std)` in PyTorch, so
  * inputs are bit-identical to a PyTorch pipeline). nnorm 0: x / scale only;
- * nnorm 1: one mean/std for all channels. pixels_f32: 0 uint8, 1 float32. */
+ * nnorm 1: one mean/std for all channels (Python float scalars);
+ * nnorm == c: per channel, as float32 tensors of shape 1 x c x 1 x 1 (like
+ * torchvision's Normalize). pixels_f32: 0 uint8, 1 float32. */
 int mt_tensor_from_pixels(mt_tensor **out, const void *pixels, int pixels_f32,
 			  int64_t n, const int64_t shape[3], double scale,
 			  const double *mean, const double *std, int nnorm);
 
-/* A dict {"x": tensor, "y": tensor} saved by torch.save (as a plain dict).
+/* A dict {"x": tensor, "y": tensor} saved by torch.save (as a plain dict;
+ * libtorch's unpickler cannot read an OrderedDict or a one-item dict).
+ * x stays uint8 when it is uint8 and becomes float32 otherwise.
  * x becomes n x c x h x w (2-D: n x 1 x 1 x d; 3-D: n x 1 x h x w); y is
  * converted to int64. Errors name the path and the missing/ill-shaped key. */
 int mt_shim_load_tensor_dict(mt_tensor **x, mt_tensor **y, const char *path);
@@ -150,13 +157,16 @@ typedef struct {
 	double grad_clip; /* max total gradient norm; 0 = off */
 	double l1, l2;    /* weight penalties added to the loss; 0 = off */
 	int num_classes;  /* for MSE one-hot targets */
-	/* Called after every batch when not NULL; return non-zero to stop. */
+	/* Called after every batch when not NULL; return non-zero to stop:
+	 * mt_train_epoch then returns that value when it is negative (an
+	 * MT_E* code the callback set with mt_error_set), else 0, with
+	 * stats->samples < n. */
 	int (*progress)(void *ctx, int64_t done, int64_t total, double loss);
 	void *progress_ctx;
 } mt_train_options;
 
 typedef struct {
-	double mean_loss;
+	double mean_loss; /* sample-weighted mean of the batch losses */
 	int64_t samples;
 	int64_t batches;
 	double seconds;
@@ -284,10 +294,11 @@ size_t mt_partial_live_count(const mt_partial *p);
 int mt_partial_predict(int64_t *labels, float *logits, const mt_partial *p,
 		       int64_t batch_size);
 
-/* The share of the forward's work that the suffix runs, for reports:
- * top-level compute nodes (not constants, attribute reads or lists)
- * weighted by multiply-adds where the cache saw their shapes (conv, linear,
- * matmul), otherwise 1 each. 1.0 for a cut at the start. */
+/* The share of the forward's work that the suffix runs, for reports. After
+ * mt_partial_cache each top-level node is weighted by its multiply-adds
+ * (conv, linear, matmul) or output elements (other tensor ops), measured
+ * on one cached sample; before, compute nodes (not constants, attribute
+ * reads or lists) count 1 each. 1.0 for a cut at the start. */
 double mt_partial_suffix_fraction(const mt_partial *p);
 
 /* The parameter and buffer names of m in the order the inlined forward
