@@ -10,7 +10,8 @@ enum {
 	MT_EXIT_INTERNAL = 1,  /* a bug, libtorch failure, out of memory */
 	MT_EXIT_USAGE = 2,     /* bad command line */
 	MT_EXIT_INPUT = 3,     /* bad or missing config, data or model file */
-	MT_EXIT_THRESHOLD = 4  /* a score is below its threshold (ci) */
+	MT_EXIT_THRESHOLD = 4, /* a score is below its threshold (ci) */
+	MT_EXIT_BUSY = 5       /* another run holds the repository's lock (ci) */
 };
 
 /* Exit code for a negative mt_error code. */
@@ -36,5 +37,7 @@ int cmd_mutants(int argc, char **argv);
 int cmd_operators(int argc, char **argv);
 int cmd_export_mutant(int argc, char **argv);
 int cmd_worker(int argc, char **argv);
+int cmd_ci(int argc, char **argv);
+int cmd_hook(int argc, char **argv);
 
 #endif

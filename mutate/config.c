@@ -854,7 +854,7 @@ static int load_optimizer(load_ctx *ctx, const yaml_node_t *training)
 static int load_training(load_ctx *ctx, const yaml_node_t *root)
 {
 	static const char *const keys[] = { "optimizer", "loss", "epochs", "batch_size",
-		"eval_batch_size", "seed", "threads", "grad_clip", "l1", "l2" };
+		"eval_batch_size", "seed", "threads", "grad_clip", "l1", "l2", "patience" };
 	const char *P = "training";
 	mt_config *cfg = ctx->cfg;
 	yaml_node_t *t;
@@ -874,7 +874,8 @@ static int load_training(load_ctx *ctx, const yaml_node_t *root)
 	    (error = get_int(&cfg->threads, ctx, t, P, "threads", 1)) < 0 ||
 	    (error = get_double(&cfg->grad_clip, ctx, t, P, "grad_clip", RANGE_NONNEG)) < 0 ||
 	    (error = get_double(&cfg->l1, ctx, t, P, "l1", RANGE_NONNEG)) < 0 ||
-	    (error = get_double(&cfg->l2, ctx, t, P, "l2", RANGE_NONNEG)) < 0)
+	    (error = get_double(&cfg->l2, ctx, t, P, "l2", RANGE_NONNEG)) < 0 ||
+	    (error = get_int(&cfg->patience, ctx, t, P, "patience", 0)) < 0)
 		return error;
 	cfg->loss = (mt_loss_kind)loss;
 	return 0;
@@ -1032,6 +1033,38 @@ static int load_mutation(load_ctx *ctx, const yaml_node_t *root)
 	return 0;
 }
 
+/* ---- ci ------------------------------------------------------------------ */
+
+static int load_ci(load_ctx *ctx, const yaml_node_t *root)
+{
+	static const char *const keys[] = { "score", "threshold", "tolerance", "base" };
+	static const char *const scores[] = { "mutation_score", "deepmutation_score",
+		"average_error_rate" };
+	mt_config *cfg = ctx->cfg;
+	yaml_node_t *ci, *node;
+	char list[256];
+	size_t i;
+	int error;
+
+	if ((error = get_mapping(&ci, ctx, root, NULL, "ci", keys, COUNT(keys))) < 0)
+		return error;
+	if (!ci)
+		return 0;
+	if ((error = get_string(&cfg->ci_score, &node, ctx, ci, "ci", "score")) < 0 ||
+	    (error = get_double(&cfg->ci_threshold, ctx, ci, "ci", "threshold", RANGE_UNIT)) < 0 ||
+	    (error = get_double(&cfg->ci_tolerance, ctx, ci, "ci", "tolerance", RANGE_UNIT)) < 0 ||
+	    (error = get_string(&cfg->ci_base, NULL, ctx, ci, "ci", "base")) < 0)
+		return error;
+	if (cfg->ci_score) {
+		for (i = 0; i < COUNT(scores); i++)
+			if (!strcmp(cfg->ci_score, scores[i]))
+				return 0;
+		list_names(list, sizeof(list), scores, COUNT(scores));
+		return err_at(ctx, node, "'ci.score' is '%s'; expected one of: %s", cfg->ci_score, list);
+	}
+	return 0;
+}
+
 /* ---- checks across sections --------------------------------------------- */
 
 static int cross_check(load_ctx *ctx)
@@ -1105,7 +1138,7 @@ int mt_config_load_buffer(mt_config **out, const char *buf, size_t len,
 	mt_config *cfg = NULL;
 	yaml_node_t *root;
 	static const char *const sections[] = { "model", "data", "training", "run",
-		"mutation" };
+		"mutation", "ci" };
 
 	*out = NULL;
 	if (!name)
@@ -1152,7 +1185,7 @@ int mt_config_load_buffer(mt_config **out, const char *buf, size_t len,
 	}
 	if (root->type != YAML_MAPPING_NODE) {
 		error = err_type(&ctx, root, "(top level)",
-				 "a mapping of sections (model, data, training, run, mutation)");
+				 "a mapping of sections (model, data, training, run, mutation, ci)");
 		goto cleanup;
 	}
 	if ((error = check_keys(&ctx, root, NULL, sections, COUNT(sections))) < 0 ||
@@ -1161,6 +1194,7 @@ int mt_config_load_buffer(mt_config **out, const char *buf, size_t len,
 	    (error = load_training(&ctx, root)) < 0 ||
 	    (error = load_run(&ctx, root)) < 0 ||
 	    (error = load_mutation(&ctx, root)) < 0 ||
+	    (error = load_ci(&ctx, root)) < 0 ||
 	    (error = cross_check(&ctx)) < 0)
 		goto cleanup;
 
@@ -1219,5 +1253,7 @@ void mt_config_free(mt_config *cfg)
 	free(cfg->run_dir);
 	free_mutations(cfg->model_level, cfg->nmodel_level);
 	free_mutations(cfg->source_level, cfg->nsource_level);
+	free(cfg->ci_score);
+	free(cfg->ci_base);
 	free(cfg);
 }

@@ -20,10 +20,14 @@ static const char usage[] =
 	"  mutants [CONFIG]         list the planned mutants without running them\n"
 	"  export-mutant ID -o FILE write one mutant as a TorchScript file\n"
 	"  operators                list the mutation operators and their parameters\n"
+	"  ci [CONFIG]              analyse HEAD, reusing results by content, keep them in\n"
+	"                           a git note and fail when the score dropped\n"
+	"  hook install             add a git hook that runs `mutorch ci`\n"
 	"\n"
 	"CONFIG defaults to ./mutorch.yml. 'mutorch <command> --help' describes a\n"
 	"command. Exit codes: 0 success, 1 internal error, 2 usage error,\n"
-	"3 bad or missing input (config, data, model), 4 score below threshold.\n";
+	"3 bad or missing input (config, data, model), 4 score below threshold or\n"
+	"fell by more than the tolerance, 5 another run holds the repository's lock.\n";
 
 int main(int argc, char **argv)
 {
@@ -56,6 +60,10 @@ int main(int argc, char **argv)
 		return cmd_operators(argc - 1, argv + 1);
 	if (!strcmp(cmd, "export-mutant"))
 		return cmd_export_mutant(argc - 1, argv + 1);
+	if (!strcmp(cmd, "ci"))
+		return cmd_ci(argc - 1, argv + 1);
+	if (!strcmp(cmd, "hook"))
+		return cmd_hook(argc - 1, argv + 1);
 	if (!strcmp(cmd, "worker"))
 		return cmd_worker(argc - 1, argv + 1);
 	fprintf(stderr, "mutorch: '%s' is not a command. See 'mutorch --help'.\n", cmd);

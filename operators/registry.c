@@ -56,7 +56,112 @@ static const mt_op_param_spec site_params[] = {
 	  "the forward call to mutate (\"conv2\", \"relu@3\"; alias: layer); none: every applicable site" },
 };
 
+/* ---- source level: parsed by operators/source.c (mt_source_apply) ------- */
+
+#define SRC_RATIO(def) \
+	{ "ratio", MT_PARAM_DOUBLE, def, 0.0, 1.0, 1, NULL, \
+	  "fraction of the pool; count = max(1, round(ratio*pool))" }
+#define SRC_CLASS \
+	{ "class", MT_PARAM_STRING, "all", 0, 0, 0, NULL, \
+	  "pool: the samples of this class (0-based), or all; the planner expands 'each'" }
+#define SRC_LAYER(what) \
+	{ "layer", MT_PARAM_INT, NULL, 0, 1e6, 0, NULL, \
+	  "0-based position in the architecture of " what "; none: the planner lists every one" }
+#define SRC_ACTIVATIONS "relu|leaky_relu|elu|gelu|tanh|sigmoid|softmax"
+
+static const mt_op_param_spec src_data_params[] = { SRC_RATIO("0.1"), SRC_CLASS };
+static const mt_op_param_spec src_np_params[] = {
+	SRC_RATIO("0.1"), SRC_CLASS,
+	{ "sigma", MT_PARAM_DOUBLE, "0.1", 0.0, 1e30, 1, NULL,
+	  "noise std in scaled units (value / data.normalize.scale)" },
+};
+static const mt_op_param_spec src_tan_params[] = {
+	SRC_RATIO("0.1"), SRC_CLASS,
+	{ "factor", MT_PARAM_DOUBLE, "1.0", 0.0, 1e30, 1, NULL,
+	  "noise std = factor * std of the training pixels (scaled units)" },
+};
+static const mt_op_param_spec src_tcl_params[] = {
+	SRC_RATIO("0.1"),
+	{ "to", MT_PARAM_STRING, "random", 0, 0, 0, NULL,
+	  "new label: a class, or random (uniform over the other classes)" },
+};
+static const mt_op_param_spec src_ratio_params[] = { SRC_RATIO("0.1") };
+static const mt_op_param_spec src_tud_params[] = { SRC_RATIO("0.5") };
+static const mt_op_param_spec src_layer_params[] = { SRC_LAYER("the layer") };
+static const mt_op_param_spec src_las_params[] = {
+	SRC_LAYER("the layer after which one is added"),
+	{ "what", MT_PARAM_ENUM, "copy", 0, 0, 0, "copy|batchnorm|activation",
+	  "a copy of the shape-preserving layer, a batch norm, or an activation" },
+	{ "activation", MT_PARAM_ENUM, "relu", 0, 0, 0, SRC_ACTIVATIONS,
+	  "with what=activation: its kind" },
+};
+static const mt_op_param_spec src_ach_params[] = {
+	SRC_LAYER("the activation"),
+	{ "activation", MT_PARAM_ENUM, NULL, 0, 0, 0, SRC_ACTIVATIONS,
+	  "the new kind (PyTorch's default arguments); none: the planner lists every other kind" },
+};
+static const mt_op_param_spec src_aal_params[] = {
+	SRC_LAYER("the linear or conv2d layer"),
+	{ "activation", MT_PARAM_ENUM, NULL, 0, 0, 0, SRC_ACTIVATIONS,
+	  "the kind added; none: the planner lists every kind (relu when applied directly)" },
+};
+static const mt_op_param_spec src_hbs_params[] = {
+	{ "value", MT_PARAM_INT, NULL, 1, 1e15, 0, NULL, "the new batch size" },
+	{ "factor", MT_PARAM_DOUBLE, "0.5", 0.0, 1e6, 1, NULL,
+	  "without value: batch = max(1, round(batch_size * factor))" },
+};
+static const mt_op_param_spec src_hlr_params[] = {
+	{ "value", MT_PARAM_DOUBLE, NULL, 0.0, 1e6, 1, NULL, "the new learning rate" },
+	{ "factor", MT_PARAM_DOUBLE, "0.1", 0.0, 1e6, 1, NULL,
+	  "without value: lr = lr * factor" },
+};
+static const mt_op_param_spec src_hne_params[] = {
+	{ "value", MT_PARAM_INT, NULL, 1, 1073741824, 0, NULL, "the new number of epochs" },
+	{ "factor", MT_PARAM_DOUBLE, "0.5", 0.0, 1e6, 1, NULL,
+	  "without value: epochs = max(1, round(epochs * factor))" },
+};
+static const mt_op_param_spec src_raw_params[] = {
+	{ "penalty", MT_PARAM_ENUM, NULL, 0, 0, 0, "l1|l2",
+	  "the penalty added (must be 0 in the recipe); none: the planner lists both" },
+	{ "value", MT_PARAM_DOUBLE, "0.01", 0.0, 1e6, 1, NULL, "its weight (Keras' default 0.01)" },
+};
+static const mt_op_param_spec src_rrw_params[] = {
+	{ "penalty", MT_PARAM_ENUM, NULL, 0, 0, 0, "l1|l2|all",
+	  "the penalty set to 0; none: the planner lists each non-zero one" },
+};
+static const mt_op_param_spec src_rcd_params[] = {
+	SRC_LAYER("the dropout layer"),
+	{ "rate", MT_PARAM_DOUBLE, NULL, 0.0, 1.0, 0, NULL,
+	  "the new p in [0, 1); none: half the current p" },
+};
+static const mt_op_param_spec src_rcp_params[] = {
+	{ "value", MT_PARAM_INT, NULL, 0, 1073741824, 0, NULL,
+	  "the new patience (0 turns early stopping off)" },
+	{ "factor", MT_PARAM_DOUBLE, "0.5", 0.0, 1e6, 1, NULL,
+	  "without value: patience = max(1, round(patience * factor))" },
+};
+static const mt_op_param_spec src_wci_params[] = {
+	{ "init", MT_PARAM_ENUM, NULL, 0, 0, 0,
+	  "default|xavier_uniform|xavier_normal|kaiming_uniform|kaiming_normal|normal|uniform|zeros",
+	  "the new initialiser; none: the planner lists every other one" },
+};
+static const mt_op_param_spec src_lch_params[] = {
+	{ "loss", MT_PARAM_ENUM, NULL, 0, 0, 0, "cross_entropy|nll|mse",
+	  "the new loss; none: the planner lists every other one" },
+};
+static const mt_op_param_spec src_och_params[] = {
+	{ "optimizer", MT_PARAM_ENUM, NULL, 0, 0, 0, "sgd|adam|adamw|rmsprop|adagrad",
+	  "the new optimizer with PyTorch's defaults; none: the planner lists every other one" },
+};
+static const mt_op_param_spec src_ocg_params[] = {
+	{ "value", MT_PARAM_DOUBLE, "1.0", 0.0, 1e30, 1, NULL, "max gradient norm" },
+};
+
 #define N(a) (sizeof(a) / sizeof((a)[0]))
+#define SRC(name, desc, params) \
+	{ name, MT_OP_LEVEL_SOURCE, MT_OP_KIND_SOURCE, desc, params, N(params), NULL }
+#define SRC0(name, desc) \
+	{ name, MT_OP_LEVEL_SOURCE, MT_OP_KIND_SOURCE, desc, NULL, 0, NULL }
 
 static const mt_operator registry[] = {
 	{ "GF", MT_OP_LEVEL_MODEL, MT_OP_KIND_WEIGHTS,
@@ -95,6 +200,40 @@ static const mt_operator registry[] = {
 	{ "PRN", MT_OP_LEVEL_MODEL, MT_OP_KIND_WEIGHTS,
 	  "magnitude pruning: the smallest-magnitude fraction of the weights become 0",
 	  prn_params, N(prn_params), mt_op_apply_prn },
+	/* source level (retraining): data */
+	SRC("DR", "data repetition: repeat a fraction of the training samples", src_data_params),
+	SRC("LE", "label error: a fraction of the samples get a wrong label, uniform over the others", src_data_params),
+	SRC("DM", "data missing: delete a fraction of the training samples", src_data_params),
+	SRC("DF", "data shuffle: permute the base order of a fraction of the samples", src_data_params),
+	SRC("NP", "noise perturbation: Gaussian noise on a fraction of the inputs", src_np_params),
+	SRC("TCL", "change labels: relabel a fraction of the most frequent class", src_tcl_params),
+	SRC("TRD", "reduce data: delete the same fraction of every class", src_ratio_params),
+	SRC("TUD", "unbalance data: delete a fraction of every class smaller than average", src_tud_params),
+	SRC("TAN", "add noise: Gaussian noise with std relative to the data's std", src_tan_params),
+	SRC("TCO", "overlapping classes: duplicate samples of the largest class labelled as the second largest", src_ratio_params),
+	/* source level: program */
+	SRC("LRs", "layer removal: remove a shape-preserving layer", src_layer_params),
+	SRC("LAs", "layer addition: add a copy of a shape-preserving layer, a batch norm or an activation", src_las_params),
+	SRC("AFRs", "activation function removal: remove an activation layer", src_layer_params),
+	SRC("ACH", "activation change: an activation layer becomes another kind", src_ach_params),
+	SRC("ARM", "activation removal: the activation after a linear/conv2d layer is removed", src_layer_params),
+	SRC("AAL", "activation addition: add an activation after a linear/conv2d layer that has none", src_aal_params),
+	SRC("HBS", "change the batch size", src_hbs_params),
+	SRC("HLR", "change the learning rate", src_hlr_params),
+	SRC("HNE", "change the number of epochs", src_hne_params),
+	SRC0("HDB", "disable batching: one batch holds the whole training set"),
+	SRC("RAW", "add an L1 or L2 weight penalty", src_raw_params),
+	SRC0("RCW", "change the weight penalty: swap the L1 and L2 weights"),
+	SRC("RRW", "remove the L1 or L2 weight penalty", src_rrw_params),
+	SRC("RCD", "change a dropout layer's rate", src_rcd_params),
+	SRC("RCP", "change the early-stopping patience", src_rcp_params),
+	SRC("WCI", "change the weight initialiser", src_wci_params),
+	SRC("WAB", "add a bias to a linear/conv2d layer without one", src_layer_params),
+	SRC("WRB", "remove the bias of a linear/conv2d layer", src_layer_params),
+	SRC("LCH", "change the loss function", src_lch_params),
+	SRC("OCH", "change the optimizer (PyTorch's defaults for the new one)", src_och_params),
+	SRC("OCG", "add gradient clipping (max norm)", src_ocg_params),
+	SRC0("VRM", "remove the validation split"),
 };
 
 const mt_operator *mt_operators(size_t *count)
@@ -154,7 +293,10 @@ int mt_operators_print(FILE *out)
 		     "  layer=<name> (one layer) or layers=all|<name,...> (a global ratio;\n"
 		     "  default all linear and conv2d layers), and seed=<uint64>.\n"
 		     "graph operators (LD LAm AFRm) take site=<name>: a forward call such as\n"
-		     "  conv2 or relu@3 (default: every site that can take the operator).\n");
+		     "  conv2 or relu@3 (default: every site that can take the operator).\n"
+		     "source operators (DR ... VRM) take seed=<uint64> and the parameters\n"
+		     "  above; layer is a 0-based position in model.architecture. Exact\n"
+		     "  semantics: docs/operators.md, section \"Source level\".\n");
 	return ferror(out) ? mt_error_set(MT_EIO, "operators: write failed") : 0;
 }
 

@@ -39,9 +39,17 @@
  *     grad_clip: 0            # max gradient norm, 0 = off
  *     l1: 0                   # L1 weight penalty
  *     l2: 0                   # L2 weight penalty (added to the loss)
+ *     patience: 0             # early stopping: stop after this many epochs
+ *                             # without a better validation accuracy (0 = off)
  *   run:
  *     dir: mutorch.out        # run directory
  *   mutation:                 # see docs/config.md (model_level, ...)
+ *   ci:                       # `mutorch ci` (docs/ci.md)
+ *     score: mutation_score   # the gated score: mutation_score |
+ *                             # deepmutation_score | average_error_rate
+ *     threshold: 0            # fail below this score (0: no threshold)
+ *     tolerance: 0            # fail when it fell by more than this
+ *     base: HEAD^             # default base revision
  */
 #ifndef MUTORCH_CONFIG_H
 #define MUTORCH_CONFIG_H
@@ -157,6 +165,7 @@ typedef struct {
 	int threads;
 	double grad_clip;
 	double l1, l2;
+	int patience;         /* early-stopping patience in epochs, 0 = off */
 
 	/* run */
 	char *run_dir;        /* resolved */
@@ -168,6 +177,12 @@ typedef struct {
 	size_t nmodel_level;
 	mt_config_mutation *source_level; /* same shape as model_level */
 	size_t nsource_level;
+
+	/* ci (`mutorch ci`, docs/ci.md) */
+	char *ci_score;       /* the gated score's name (default mutation_score) */
+	double ci_threshold;  /* in [0, 1]; 0: no threshold */
+	double ci_tolerance;  /* in [0, 1]: largest drop from the base (default 0) */
+	char *ci_base;        /* default base revision; NULL: HEAD^ */
 } mt_config;
 
 /* Load and validate a config file. */

@@ -1,0 +1,470 @@
+/* A commit's config and the files it names, exported from the object
+ * database (see cli_git.h). */
+#include "cli_git.h"
+
+#include <errno.h>
+#include <stdarg.h>
+#include <limits.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "mutorch/error.h"
+#include "mutorch/io.h"
+#include "mutorch/shim.h"
+
+static int oom(void)
+{
+	return mt_error_set(MT_ENOMEM, "out of memory");
+}
+
+const char *cli_input_role_name(cli_input_role role)
+{
+	switch (role) {
+	case CLI_INPUT_CONFIG: return "config";
+	case CLI_INPUT_MODEL: return "model";
+	case CLI_INPUT_TEST: return "test set";
+	case CLI_INPUT_TRAIN: return "train set";
+	}
+	return "?";
+}
+
+/* Lexically normalise an absolute path: drop "." and empty components,
+ * apply "..". Returns malloc'd. */
+static char *normalise(const char *path)
+{
+	size_t n = strlen(path);
+	char *out = malloc(n + 2), *copy = strdup(path), *save = NULL, *tok;
+	size_t used = 0;
+
+	if (!out || !copy) {
+		free(out);
+		free(copy);
+		return NULL;
+	}
+	out[0] = '\0';
+	for (tok = strtok_r(copy, "/", &save); tok; tok = strtok_r(NULL, "/", &save)) {
+		if (!strcmp(tok, "."))
+			continue;
+		if (!strcmp(tok, "..")) {
+			char *slash = strrchr(out, '/');
+			used = slash ? (size_t)(slash - out) : 0;
+			out[used] = '\0';
+			continue;
+		}
+		used += (size_t)sprintf(out + used, "/%s", tok);
+	}
+	if (!used)
+		strcpy(out, "/");
+	free(copy);
+	return out;
+}
+
+/* The part of path under dir ("a/b" for dir/a/b), or NULL. */
+static const char *under(const char *path, const char *dir)
+{
+	size_t n = strlen(dir);
+	if (strncmp(path, dir, n) != 0 || path[n] != '/' || !path[n + 1])
+		return NULL;
+	return path + n + 1;
+}
+
+int cli_git_tree_path(char **tree_path, mt_git_repo *repo, const char *config_arg)
+{
+	char cwd[PATH_MAX], joined[2 * PATH_MAX + 2], *norm = NULL, *dir = NULL, *base;
+	char real[PATH_MAX];
+	const char *rel;
+	int error = 0;
+
+	*tree_path = NULL;
+	if (config_arg[0] == '/') {
+		snprintf(joined, sizeof(joined), "%s", config_arg);
+	} else {
+		if (!getcwd(cwd, sizeof(cwd)) || !realpath(cwd, real))
+			return mt_error_set(MT_EIO, "cannot read the current directory: %s", strerror(errno));
+		snprintf(joined, sizeof(joined), "%s/%s", real, config_arg);
+	}
+	if (!(norm = normalise(joined)))
+		return oom();
+	/* Resolve symbolic links in the directory part when it exists, so a
+	 * config under a linked directory still maps into the tree. */
+	if ((dir = mt_io_dirname(norm)) && realpath(dir, real)) {
+		base = strrchr(norm, '/') + 1;
+		snprintf(joined, sizeof(joined), "%s/%s", real, base);
+		free(norm);
+		if (!(norm = strdup(joined))) {
+			free(dir);
+			return oom();
+		}
+	}
+	free(dir);
+	if (!(rel = under(norm, mt_git_workdir(repo)))) {
+		error = mt_error_set(MT_EINVALID, "%s is outside the repository %s; expected a config "
+				     "inside its working tree", norm, mt_git_workdir(repo));
+		goto cleanup;
+	}
+	if (!(*tree_path = strdup(rel)))
+		error = oom();
+cleanup:
+	free(norm);
+	return error;
+}
+
+/* Make link (and its directories) point at target, atomically. */
+static int link_at(const char *link, const char *target)
+{
+	char buf[PATH_MAX + 1], tmp[PATH_MAX + 64], *dir;
+	ssize_t n = readlink(link, buf, sizeof(buf) - 1);
+	int error;
+
+	if (n > 0) {
+		buf[n] = '\0';
+		if (!strcmp(buf, target))
+			return 0;
+	}
+	if (!(dir = mt_io_dirname(link)))
+		return oom();
+	error = mt_io_mkdirs(dir);
+	free(dir);
+	if (error < 0)
+		return error;
+	snprintf(tmp, sizeof(tmp), "%s.tmp.%ld", link, (long)getpid());
+	unlink(tmp);
+	if (symlink(target, tmp) < 0 || rename(tmp, link) < 0) {
+		error = mt_error_set(MT_EIO, "%s: cannot link the exported file: %s", link, strerror(errno));
+		unlink(tmp);
+		return error;
+	}
+	return 0;
+}
+
+static int add_input(cli_rev *rev, mt_git_repo *repo, cli_input_role role, const char *cfg_path,
+		     int required)
+{
+	cli_input *in, *grown;
+	char *norm = NULL, *mapped = NULL, *blob_path = NULL, joined[2 * PATH_MAX + 2];
+	const char *tail, *rel;
+	int error = 0;
+
+	if (!(grown = realloc(rev->inputs, sizeof(*grown) * (rev->ninputs + 1))))
+		return oom();
+	rev->inputs = grown;
+	in = &grown[rev->ninputs];
+	memset(in, 0, sizeof(*in));
+	in->role = role;
+
+	/* Paths written relative to the config were resolved into the export
+	 * root: map them back onto the working tree to see where they land. */
+	if ((tail = under(cfg_path, rev->export_root))) {
+		snprintf(joined, sizeof(joined), "%s/%s", mt_git_workdir(repo), tail);
+		if (!(mapped = normalise(joined))) {
+			error = oom();
+			goto cleanup;
+		}
+		if (!(rel = under(mapped, mt_git_workdir(repo)))) {
+			error = mt_error_set(MT_EINVALID, "%s: the %s path leads out of the repository (%s); "
+					     "expected a path inside it, or an absolute path for files outside it",
+					     rev->cfg->path, cli_input_role_name(role), mapped);
+			goto cleanup;
+		}
+		if (!(in->tree_path = strdup(rel))) {
+			error = oom();
+			goto cleanup;
+		}
+		error = mt_git_blob_id(in->hash, repo, rev->commit, in->tree_path);
+		if (error == MT_ENOTFOUND && !required) {
+			/* Not needed to evaluate (an uncommitted train set). */
+			in->hash[0] = '\0';
+			error = 0;
+			if (!(in->fs_path = strdup(cfg_path)))
+				error = oom();
+			goto cleanup;
+		}
+		if (error < 0) {
+			mt_error_prefix("%s: the %s: ", rev->cfg->path, cli_input_role_name(role));
+			goto cleanup;
+		}
+		if ((error = mt_git_blob_materialise(&blob_path, repo, in->hash)) < 0)
+			goto cleanup;
+		if (!(norm = normalise(cfg_path))) {
+			error = oom();
+			goto cleanup;
+		}
+		if ((error = link_at(norm, blob_path)) < 0)
+			goto cleanup;
+		in->fs_path = norm;
+		norm = NULL;
+		goto cleanup;
+	}
+	if (!(norm = normalise(cfg_path))) {
+		error = oom();
+		goto cleanup;
+	}
+	if (under(norm, mt_git_workdir(repo))) {
+		/* The workers would read the working tree, not the commit. */
+		error = mt_error_set(MT_EINVALID, "%s: the %s path %s is an absolute path into the working "
+				     "tree; write it relative to the config so that it is read from the commit",
+				     rev->cfg->path, cli_input_role_name(role), cfg_path);
+		goto cleanup;
+	}
+	/* Outside the repository: read from the file system, hashed by content. */
+	if ((error = mt_git_hash_file(in->hash, norm)) < 0) {
+		if (!required) {
+			in->hash[0] = '\0';
+			error = 0;
+		} else {
+			mt_error_prefix("%s: the %s: ", rev->cfg->path, cli_input_role_name(role));
+			goto cleanup;
+		}
+	}
+	in->fs_path = norm;
+	norm = NULL;
+cleanup:
+	if (error == 0)
+		rev->ninputs++;
+	else {
+		free(in->tree_path);
+		free(in->fs_path);
+	}
+	free(norm);
+	free(mapped);
+	free(blob_path);
+	return error;
+}
+
+/* Append printf text to a growing buffer. */
+typedef struct {
+	char *buf;
+	size_t len, cap;
+	int failed;
+} text_buf;
+
+#if defined(__GNUC__)
+__attribute__((format(printf, 2, 3)))
+#endif
+static void tb_printf(text_buf *tb, const char *fmt, ...)
+{
+	va_list ap;
+	int n;
+	if (tb->failed)
+		return;
+	for (;;) {
+		size_t room = tb->cap - tb->len;
+		va_start(ap, fmt);
+		n = vsnprintf(tb->buf ? tb->buf + tb->len : NULL, tb->buf ? room : 0, fmt, ap);
+		va_end(ap);
+		if (n < 0) {
+			tb->failed = 1;
+			return;
+		}
+		if (tb->buf && (size_t)n < room) {
+			tb->len += (size_t)n;
+			return;
+		}
+		size_t cap = (tb->cap ? tb->cap * 2 : 1024) + (size_t)n + 1;
+		char *grown = realloc(tb->buf, cap);
+		if (!grown) {
+			tb->failed = 1;
+			return;
+		}
+		tb->buf = grown;
+		tb->cap = cap;
+	}
+}
+
+/* The config fields that decide model-level results, as canonical text.
+ * The training recipe, the train set, run.dir and ci are not among them. */
+static void config_text(text_buf *tb, const mt_config *cfg)
+{
+	tb_printf(tb, "format %s\nclasses %d\n", mt_data_format_name(cfg->format), cfg->num_classes);
+	tb_printf(tb, "architecture %s\n", cfg->architecture ? cfg->architecture : "-");
+	tb_printf(tb, "input_shape %d %lld %lld %lld\n", cfg->has_input_shape,
+		  (long long)cfg->input_shape[0], (long long)cfg->input_shape[1], (long long)cfg->input_shape[2]);
+	tb_printf(tb, "normalize %.17g", cfg->norm_scale);
+	for (int i = 0; i < cfg->nnorm; i++)
+		tb_printf(tb, " %.17g/%.17g", cfg->norm_mean[i], cfg->norm_std[i]);
+	tb_printf(tb, "\ntest_limit %lld\neval_batch_size %lld\nthreads %d\nseed %llu\n",
+		  (long long)cfg->test_limit, (long long)cfg->eval_batch_size, cfg->threads,
+		  (unsigned long long)cfg->seed);
+	tb_printf(tb, "mutation_seed %llu\naccuracy_filter %.17g\n",
+		  (unsigned long long)cfg->mutation_seed, cfg->accuracy_filter);
+	for (size_t i = 0; i < cfg->nmodel_level; i++) {
+		const mt_config_mutation *m = &cfg->model_level[i];
+		tb_printf(tb, "model_level %s", m->op);
+		for (size_t j = 0; j < m->nparams; j++)
+			tb_printf(tb, " %s=%s", m->params[j].key, m->params[j].value);
+		tb_printf(tb, "\n");
+	}
+}
+
+static int compute_keys(cli_rev *rev)
+{
+	text_buf cfgt = {0}, key = {0};
+	int error = 0;
+
+	config_text(&cfgt, rev->cfg);
+	if (cfgt.failed) {
+		error = oom();
+		goto cleanup;
+	}
+	if ((error = mt_git_hash_buffer(rev->config_digest, cfgt.buf, cfgt.len)) < 0)
+		goto cleanup;
+	tb_printf(&key, "mutorch model-level key 1\nmutorch %s\ntorch %s\nconfig %s\n", MUTORCH_VERSION,
+		  mt_shim_torch_version(), rev->config_digest);
+	for (size_t i = 0; i < rev->ninputs; i++)
+		if (rev->inputs[i].role == CLI_INPUT_MODEL || rev->inputs[i].role == CLI_INPUT_TEST)
+			tb_printf(&key, "%s %s\n", cli_input_role_name(rev->inputs[i].role), rev->inputs[i].hash);
+	if (key.failed) {
+		error = oom();
+		goto cleanup;
+	}
+	error = mt_git_hash_buffer(rev->model_key, key.buf, key.len);
+cleanup:
+	free(cfgt.buf);
+	free(key.buf);
+	return error;
+}
+
+int cli_rev_export(cli_rev **out, mt_git_repo *repo, const char *commit, const char *tree_path)
+{
+	cli_rev *rev = NULL;
+	char config_blob[MT_GIT_OID_HEX], *blob_path = NULL, *dir = NULL, *name = NULL;
+	void *text = NULL;
+	size_t len, n;
+	int error;
+
+	*out = NULL;
+	if (!(rev = calloc(1, sizeof(*rev))))
+		return oom();
+	snprintf(rev->commit, sizeof(rev->commit), "%s", commit);
+	n = strlen(mt_git_gitdir(repo)) + strlen(commit) + strlen(tree_path) + 32;
+	if (!(rev->export_root = malloc(n)) || !(rev->config_path = malloc(n)) || !(name = malloc(n))) {
+		error = oom();
+		goto cleanup;
+	}
+	snprintf(rev->export_root, n, "%s/mutorch/trees/%s", mt_git_gitdir(repo), commit);
+	snprintf(rev->config_path, n, "%s/%s", rev->export_root, tree_path);
+	snprintf(name, n, "%.12s:%s", commit, tree_path);
+
+	if ((error = mt_git_blob_id(config_blob, repo, commit, tree_path)) < 0) {
+		if (error == MT_ENOTFOUND)
+			error = mt_error_set(MT_ENOTFOUND, "%s is not in the tree of commit %.12s; "
+					     "expected the config to be committed", tree_path, commit);
+		goto cleanup;
+	}
+	if ((error = mt_git_blob_read(&text, &len, repo, config_blob)) < 0 ||
+	    (error = mt_git_blob_materialise(&blob_path, repo, config_blob)) < 0 ||
+	    (error = link_at(rev->config_path, blob_path)) < 0)
+		goto cleanup;
+	if (!(dir = mt_io_dirname(rev->config_path))) {
+		error = oom();
+		goto cleanup;
+	}
+	if ((error = mt_config_load_buffer(&rev->cfg, text, len, name, dir)) < 0)
+		goto cleanup;
+
+	if (!(rev->inputs = calloc(1, sizeof(*rev->inputs)))) {
+		error = oom();
+		goto cleanup;
+	}
+	rev->inputs[0].role = CLI_INPUT_CONFIG;
+	snprintf(rev->inputs[0].hash, MT_GIT_OID_HEX, "%s", config_blob);
+	if (!(rev->inputs[0].tree_path = strdup(tree_path)) ||
+	    !(rev->inputs[0].fs_path = strdup(rev->config_path))) {
+		error = oom();
+		goto cleanup;
+	}
+	rev->ninputs = 1;
+	if ((error = add_input(rev, repo, CLI_INPUT_MODEL,
+			       rev->cfg->torchscript ? rev->cfg->torchscript : rev->cfg->output, 1)) < 0)
+		goto cleanup;
+	for (size_t i = 0; i < rev->cfg->test.npaths; i++)
+		if ((error = add_input(rev, repo, CLI_INPUT_TEST, rev->cfg->test.paths[i], 1)) < 0)
+			goto cleanup;
+	for (size_t i = 0; i < rev->cfg->train.npaths; i++)
+		if ((error = add_input(rev, repo, CLI_INPUT_TRAIN, rev->cfg->train.paths[i], 0)) < 0)
+			goto cleanup;
+	if ((error = compute_keys(rev)) < 0)
+		goto cleanup;
+	*out = rev;
+	rev = NULL;
+cleanup:
+	free(text);
+	free(blob_path);
+	free(dir);
+	free(name);
+	cli_rev_free(rev);
+	return error;
+}
+
+void cli_rev_free(cli_rev *rev)
+{
+	if (!rev)
+		return;
+	for (size_t i = 0; i < rev->ninputs; i++) {
+		free(rev->inputs[i].tree_path);
+		free(rev->inputs[i].fs_path);
+	}
+	free(rev->inputs);
+	mt_config_free(rev->cfg);
+	free(rev->config_path);
+	free(rev->export_root);
+	free(rev);
+}
+
+int cli_killmatrix_digest(char digest[MT_GIT_OID_HEX], const mt_killmatrix *km)
+{
+	static const char *const kept[] = {"plan_digest", "mutation_seed", "threads",
+					   "torch_version", "mutorch_version"};
+	size_t n = mt_killmatrix_input_count(km), m;
+	int64_t *classes = malloc(sizeof(int64_t) * (n ? n : 1));
+	int64_t *original = malloc(sizeof(int64_t) * (n ? n : 1));
+	int64_t *pred = malloc(sizeof(int64_t) * (n ? n : 1));
+	mt_killmatrix *copy = NULL;
+	void *buf = NULL;
+	size_t len;
+	int error;
+
+	if (!classes || !original || !pred) {
+		error = oom();
+		goto cleanup;
+	}
+	for (size_t t = 0; t < n; t++) {
+		classes[t] = mt_killmatrix_input_class(km, t);
+		original[t] = mt_killmatrix_original_prediction(km, t);
+	}
+	if ((error = mt_killmatrix_new(&copy, n, mt_killmatrix_class_count(km), classes, original)) < 0 ||
+	    (error = mt_killmatrix_set_accuracy_filter(copy, mt_killmatrix_accuracy_filter(km))) < 0)
+		goto cleanup;
+	for (m = 0; m < mt_killmatrix_mutant_count(km); m++) {
+		mt_mutant_record rec = *mt_killmatrix_mutant(km, m);
+		rec.seconds = 0; /* times differ between runs; results do not */
+		if (mt_killmatrix_has_predictions(km, m)) {
+			for (size_t t = 0; t < n; t++)
+				pred[t] = mt_killmatrix_prediction(km, m, t);
+			rec.status = MT_MUTANT_PENDING;
+			error = mt_killmatrix_add_mutant(copy, &rec, pred);
+		} else {
+			error = mt_killmatrix_add_mutant(copy, &rec, NULL);
+		}
+		if (error < 0)
+			goto cleanup;
+	}
+	for (size_t i = 0; i < sizeof(kept) / sizeof(kept[0]); i++) {
+		const char *v = mt_killmatrix_meta(km, kept[i]);
+		if (v && (error = mt_killmatrix_set_meta(copy, kept[i], v)) < 0)
+			goto cleanup;
+	}
+	if ((error = mt_killmatrix_serialize(&buf, &len, copy)) < 0)
+		goto cleanup;
+	error = mt_git_hash_buffer(digest, buf, len);
+cleanup:
+	free(buf);
+	free(classes);
+	free(original);
+	free(pred);
+	mt_killmatrix_free(copy);
+	return error;
+}

@@ -1,0 +1,626 @@
+/*
+ * Source-level mutation: parameter parsing against the registry's specs,
+ * the mutant object, the recipe copy and its canonical text, noise and the
+ * mutated training set. The operators themselves live in source_data.c and
+ * source_program.c, the planner helper in source_plan.c.
+ * Exact semantics: docs/operators.md, "Source level".
+ */
+#include <errno.h>
+#include <math.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "mutorch/error.h"
+#include "mutorch/rng.h"
+#include "source_internal.h"
+
+static int oom(const char *op)
+{
+	return mt_error_set(MT_ENOMEM, "%s: out of memory", op ? op : "source");
+}
+
+/* ---- growable string ---------------------------------------------------- */
+
+typedef struct {
+	char *buf;
+	size_t len, cap;
+	int failed;
+} sbuf;
+
+static void sb_printf(sbuf *sb, const char *fmt, ...)
+#if defined(__GNUC__)
+	__attribute__((format(printf, 2, 3)))
+#endif
+	;
+
+static void sb_printf(sbuf *sb, const char *fmt, ...)
+{
+	if (sb->failed)
+		return;
+	for (;;) {
+		va_list ap;
+		va_start(ap, fmt);
+		int n = vsnprintf(sb->buf ? sb->buf + sb->len : NULL,
+				  sb->buf ? sb->cap - sb->len : 0, fmt, ap);
+		va_end(ap);
+		if (n < 0) {
+			sb->failed = 1;
+			return;
+		}
+		if (sb->buf && (size_t)n < sb->cap - sb->len) {
+			sb->len += (size_t)n;
+			return;
+		}
+		size_t cap = (sb->cap + (size_t)n + 1) * 2;
+		char *grown = realloc(sb->buf, cap);
+		if (!grown) {
+			sb->failed = 1;
+			return;
+		}
+		sb->buf = grown;
+		sb->cap = cap;
+	}
+}
+
+/* The shortest %g form that reads back as the same double. */
+static void sb_double(sbuf *sb, double v)
+{
+	char tmp[64];
+	for (int prec = 6; prec <= 17; prec++) {
+		snprintf(tmp, sizeof(tmp), "%.*g", prec, v);
+		if (strtod(tmp, NULL) == v)
+			break;
+	}
+	sb_printf(sb, "%s", tmp);
+}
+
+static int sb_finish(char **out, sbuf *sb, const char *op)
+{
+	if (sb->failed || !sb->buf) {
+		free(sb->buf);
+		return oom(op);
+	}
+	*out = sb->buf;
+	return 0;
+}
+
+/* ---- small helpers shared with the operator files ------------------------ */
+
+const mt_layer_kind mt_src_activation_kinds[7] = {
+	MT_LAYER_RELU, MT_LAYER_LEAKY_RELU, MT_LAYER_ELU, MT_LAYER_GELU,
+	MT_LAYER_TANH, MT_LAYER_SIGMOID, MT_LAYER_SOFTMAX
+};
+
+int mt_src_is_activation(mt_layer_kind kind)
+{
+	for (size_t i = 0; i < 7; i++)
+		if (mt_src_activation_kinds[i] == kind)
+			return 1;
+	return 0;
+}
+
+src_value *src_arg(src_args *a, const char *name)
+{
+	for (size_t i = 0; i < a->nv; i++)
+		if (strcmp(a->v[i].spec->name, name) == 0)
+			return &a->v[i];
+	return NULL;
+}
+
+int src_not_applicable(mt_source_mutant *mu, const char *fmt, ...)
+{
+	va_list ap;
+	int n = snprintf(mu->reason, sizeof(mu->reason), "%s: not applicable: ",
+			 mu->op->name);
+	va_start(ap, fmt);
+	if (n > 0 && (size_t)n < sizeof(mu->reason))
+		vsnprintf(mu->reason + n, sizeof(mu->reason) - (size_t)n, fmt, ap);
+	va_end(ap);
+	mu->not_applicable = 1;
+	return 0;
+}
+
+int src_describe(mt_source_mutant *mu, const char *fmt, ...)
+{
+	va_list ap;
+	char line[512];
+	int n = snprintf(line, sizeof(line), "%s: ", mu->op->name);
+	va_start(ap, fmt);
+	if (n > 0 && (size_t)n < sizeof(line))
+		vsnprintf(line + n, sizeof(line) - (size_t)n, fmt, ap);
+	va_end(ap);
+	free(mu->description);
+	if (!(mu->description = strdup(line)))
+		return oom(mu->op->name);
+	return 0;
+}
+
+/* ---- parameters ------------------------------------------------------------ */
+
+/* The index of value in "a|b|c", or -1. */
+static int choice_index(const char *choices, const char *value)
+{
+	int idx = 0;
+	size_t vlen = strlen(value);
+	const char *p = choices;
+	while (p && *p) {
+		const char *bar = strchr(p, '|');
+		size_t n = bar ? (size_t)(bar - p) : strlen(p);
+		if (n == vlen && strncmp(p, value, n) == 0)
+			return idx;
+		idx++;
+		p = bar ? bar + 1 : NULL;
+	}
+	return -1;
+}
+
+static void choice_name(char *buf, size_t len, const char *choices, int idx)
+{
+	const char *p = choices;
+	for (int i = 0; i < idx && p; i++) {
+		p = strchr(p, '|');
+		if (p)
+			p++;
+	}
+	if (!p) {
+		snprintf(buf, len, "?");
+		return;
+	}
+	const char *bar = strchr(p, '|');
+	size_t n = bar ? (size_t)(bar - p) : strlen(p);
+	snprintf(buf, len, "%.*s", (int)n, p);
+}
+
+static int is_class_param(const mt_op_param_spec *s)
+{
+	return strcmp(s->name, "class") == 0 || strcmp(s->name, "to") == 0;
+}
+
+static int parse_value(src_value *v, const char *opn, const char *value,
+		       int num_classes)
+{
+	const mt_op_param_spec *s = v->spec;
+	char *end;
+	double num;
+
+	if (is_class_param(s)) {
+		const char *word = strcmp(s->name, "class") == 0 ? "all" : "random";
+		if (strcmp(value, word) == 0) {
+			v->num = -1;
+			return 0;
+		}
+		errno = 0;
+		long long c = strtoll(value, &end, 10);
+		if (errno || end == value || *end || c < 0 || c >= num_classes)
+			return mt_error_set(MT_EINVALID,
+					    "%s: parameter '%s' is '%s', expected %s or a class in [0, %d]",
+					    opn, s->name, value, word, num_classes - 1);
+		v->num = (double)c;
+		return 0;
+	}
+	switch (s->type) {
+	case MT_PARAM_DOUBLE:
+		errno = 0;
+		num = strtod(value, &end);
+		if (errno || end == value || *end || !isfinite(num) || num < s->min ||
+		    num > s->max || (s->min_exclusive && num == s->min))
+			return mt_error_set(MT_EINVALID,
+					    "%s: parameter '%s' is '%s', expected a number in %s%g, %g]",
+					    opn, s->name, value, s->min_exclusive ? "(" : "[",
+					    s->min, s->max);
+		v->num = num;
+		return 0;
+	case MT_PARAM_INT:
+	case MT_PARAM_UINT64:
+		errno = 0;
+		num = (double)strtoll(value, &end, 10);
+		if (errno || end == value || *end || num < s->min || num > s->max)
+			return mt_error_set(MT_EINVALID,
+					    "%s: parameter '%s' is '%s', expected an integer in [%g, %g]",
+					    opn, s->name, value, s->min, s->max);
+		v->num = num;
+		return 0;
+	case MT_PARAM_ENUM:
+		v->choice = choice_index(s->choices, value);
+		if (v->choice < 0)
+			return mt_error_set(MT_EINVALID,
+					    "%s: parameter '%s' is '%s', expected one of %s",
+					    opn, s->name, value, s->choices);
+		return 0;
+	default:
+		return mt_error_set(MT_ERROR, "%s: parameter '%s' has an unsupported type",
+				    opn, s->name);
+	}
+}
+
+static int parse_args(src_args *a, const mt_operator *op, const mt_config *cfg,
+		      const mt_dataset *train, const mt_config_param *params,
+		      size_t nparams, uint64_t seed)
+{
+	int error;
+
+	memset(a, 0, sizeof(*a));
+	a->op = op;
+	a->cfg = cfg;
+	a->train = train;
+	a->seed = seed;
+	a->num_classes = train ? mt_dataset_num_classes(train) : cfg->num_classes;
+	if (op->nparams > SRC_MAX_PARAMS)
+		return mt_error_set(MT_ERROR, "%s: too many parameters in the registry", op->name);
+	a->nv = op->nparams;
+	for (size_t i = 0; i < op->nparams; i++) {
+		a->v[i].spec = &op->params[i];
+		if (op->params[i].default_value) {
+			if ((error = parse_value(&a->v[i], op->name, op->params[i].default_value,
+						 a->num_classes)) < 0)
+				return error;
+			a->v[i].has = 1;
+		}
+	}
+	for (size_t p = 0; p < nparams; p++) {
+		const char *key = params[p].key, *value = params[p].value;
+		if (!key || !value)
+			return mt_error_set(MT_EINVALID, "%s: missing parameter name or value", op->name);
+		if (strcmp(key, "mutants") == 0)
+			continue;
+		if (strcmp(key, "seed") == 0) {
+			char *end;
+			errno = 0;
+			unsigned long long s = strtoull(value, &end, 0);
+			if (errno || end == value || *end || value[0] == '-')
+				return mt_error_set(MT_EINVALID,
+						    "%s: parameter 'seed' is '%s', expected an unsigned 64-bit integer",
+						    op->name, value);
+			a->seed = (uint64_t)s;
+			continue;
+		}
+		src_value *v = src_arg(a, key);
+		if (!v) {
+			char keys[256] = "";
+			size_t used = 0;
+			for (size_t i = 0; i < op->nparams; i++) {
+				int n = snprintf(keys + used, sizeof(keys) - used, "%s, ",
+						 op->params[i].name);
+				if (n > 0 && (size_t)n < sizeof(keys) - used)
+					used += (size_t)n;
+			}
+			return mt_error_set(MT_EINVALID, "%s: unknown parameter '%s', expected %s%s",
+					    op->name, key, op->nparams ? "one of " : "", op->nparams ? keys : "none but ");
+		}
+		if (v->given)
+			return mt_error_set(MT_EINVALID, "%s: parameter '%s' given twice, expected it once",
+					    op->name, key);
+		if ((error = parse_value(v, op->name, value, a->num_classes)) < 0)
+			return error;
+		v->given = v->has = 1;
+	}
+	/* value and factor are alternatives: an explicit value wins. */
+	src_value *value = src_arg(a, "value"), *factor = src_arg(a, "factor");
+	if (value && factor && value->given) {
+		if (factor->given)
+			return mt_error_set(MT_EINVALID,
+					    "%s: parameters 'value' and 'factor' both given, expected one of them",
+					    op->name);
+		factor->has = 0;
+	}
+	return 0;
+}
+
+/* "ACH activation=tanh layer=3", then seed=... for data operators. */
+static int format_params(char **out, src_args *a, int with_seed)
+{
+	sbuf sb = { 0 };
+	char tmp[64];
+	sb_printf(&sb, "%s", a->op->name);
+	for (size_t i = 0; i < a->nv; i++) {
+		const src_value *v = &a->v[i];
+		const mt_op_param_spec *s = v->spec;
+		if (!v->has)
+			continue;
+		sb_printf(&sb, " %s=", s->name);
+		if (is_class_param(s)) {
+			if (v->num < 0)
+				sb_printf(&sb, "%s", strcmp(s->name, "class") == 0 ? "all" : "random");
+			else
+				sb_printf(&sb, "%lld", (long long)v->num);
+		} else if (s->type == MT_PARAM_ENUM) {
+			choice_name(tmp, sizeof(tmp), s->choices, v->choice);
+			sb_printf(&sb, "%s", tmp);
+		} else if (s->type == MT_PARAM_DOUBLE) {
+			sb_double(&sb, v->num);
+		} else {
+			sb_printf(&sb, "%lld", (long long)v->num);
+		}
+	}
+	if (with_seed)
+		sb_printf(&sb, " seed=%llu", (unsigned long long)a->seed);
+	return sb_finish(out, &sb, a->op->name);
+}
+
+/* ---- config copy and recipe text ----------------------------------------- */
+
+static int dup_str(char **dst, const char *src)
+{
+	*dst = NULL;
+	if (!src)
+		return 0;
+	return (*dst = strdup(src)) ? 0 : -1;
+}
+
+static int dup_source(mt_data_source *dst, const mt_data_source *src)
+{
+	dst->paths = NULL;
+	dst->npaths = 0;
+	if (!src->npaths)
+		return 0;
+	if (!(dst->paths = calloc(src->npaths, sizeof(char *))))
+		return -1;
+	for (size_t i = 0; i < src->npaths; i++) {
+		if (dup_str(&dst->paths[i], src->paths[i]) < 0)
+			return -1;
+		dst->npaths = i + 1;
+	}
+	return 0;
+}
+
+int mt_source_config_copy(mt_config **out, const mt_config *src)
+{
+	mt_config *cfg;
+
+	*out = NULL;
+	if (!(cfg = malloc(sizeof(*cfg))))
+		return oom("config");
+	*cfg = *src;
+	cfg->path = cfg->base_dir = cfg->architecture = cfg->torchscript = NULL;
+	cfg->output = cfg->run_dir = NULL;
+	cfg->train.paths = cfg->test.paths = NULL;
+	cfg->train.npaths = cfg->test.npaths = 0;
+	cfg->model_level = cfg->source_level = NULL;
+	cfg->nmodel_level = cfg->nsource_level = 0;
+	if (dup_str(&cfg->path, src->path) < 0 || dup_str(&cfg->base_dir, src->base_dir) < 0 ||
+	    dup_str(&cfg->architecture, src->architecture) < 0 ||
+	    dup_str(&cfg->torchscript, src->torchscript) < 0 ||
+	    dup_str(&cfg->output, src->output) < 0 || dup_str(&cfg->run_dir, src->run_dir) < 0 ||
+	    dup_source(&cfg->train, &src->train) < 0 || dup_source(&cfg->test, &src->test) < 0) {
+		mt_config_free(cfg);
+		return oom("config");
+	}
+	*out = cfg;
+	return 0;
+}
+
+int mt_source_recipe_text(char **out, const mt_config *cfg)
+{
+	sbuf sb = { 0 };
+	const mt_optim_config *o = &cfg->optim;
+	char *arch_text = NULL;
+
+	*out = NULL;
+	if (cfg->architecture) {
+		mt_arch *arch = NULL;
+		/* canonical when it parses, as written otherwise */
+		if (mt_arch_parse(&arch, cfg->architecture) == 0)
+			mt_arch_format(&arch_text, arch);
+		mt_arch_free(arch);
+		mt_error_clear();
+		sb_printf(&sb, "architecture=%s", arch_text ? arch_text : cfg->architecture);
+		free(arch_text);
+	} else {
+		sb_printf(&sb, "torchscript=%s", cfg->torchscript ? cfg->torchscript : "");
+	}
+	sb_printf(&sb, " init=%s optimizer=%s lr=%.17g momentum=%.17g dampening=%.17g nesterov=%d"
+		  " weight_decay=%.17g betas=%.17g,%.17g eps=%.17g alpha=%.17g amsgrad=%d lr_decay=%.17g",
+		  mt_init_kind_name(cfg->init), mt_optim_kind_name(o->kind), o->lr, o->momentum,
+		  o->dampening, o->nesterov, o->weight_decay, o->beta1, o->beta2, o->eps, o->alpha,
+		  o->amsgrad, o->lr_decay);
+	sb_printf(&sb, " loss=%s epochs=%d batch_size=%lld seed=%llu grad_clip=%.17g l1=%.17g"
+		  " l2=%.17g patience=%d validation_split=%.17g",
+		  mt_loss_kind_name(cfg->loss), cfg->epochs, (long long)cfg->batch_size,
+		  (unsigned long long)cfg->seed, cfg->grad_clip, cfg->l1, cfg->l2, cfg->patience,
+		  cfg->validation_split);
+	return sb_finish(out, &sb, "recipe");
+}
+
+/* ---- apply ---------------------------------------------------------------- */
+
+static int is_data_op(const char *name)
+{
+	static const char *const data_ops[] = { "DR", "LE", "DM", "DF", "NP", "TCL", "TRD",
+		"TUD", "TAN", "TCO" };
+	for (size_t i = 0; i < sizeof(data_ops) / sizeof(data_ops[0]); i++)
+		if (strcmp(data_ops[i], name) == 0)
+			return 1;
+	return 0;
+}
+
+int mt_source_op_is_random(const char *op)
+{
+	const mt_operator *o = mt_operator_find(op);
+	return o && o->level == MT_OP_LEVEL_SOURCE && is_data_op(o->name);
+}
+
+static int find_source_op(const mt_operator **out, const char *name)
+{
+	const mt_operator *op = mt_operator_find(name);
+	if (!op || op->level != MT_OP_LEVEL_SOURCE) {
+		char names[400] = "";
+		size_t count, used = 0;
+		const mt_operator *all = mt_operators(&count);
+		for (size_t i = 0; i < count; i++) {
+			if (all[i].level != MT_OP_LEVEL_SOURCE)
+				continue;
+			int n = snprintf(names + used, sizeof(names) - used, "%s%s",
+					 used ? ", " : "", all[i].name);
+			if (n > 0 && (size_t)n < sizeof(names) - used)
+				used += (size_t)n;
+		}
+		return mt_error_set(MT_EINVALID, "source operator '%s' is %s, expected one of %s",
+				    name ? name : "(none)",
+				    op ? "a model-level operator" : "not known", names);
+	}
+	*out = op;
+	return 0;
+}
+
+void mt_source_mutant_free(mt_source_mutant *mu)
+{
+	if (!mu)
+		return;
+	free(mu->description);
+	free(mu->params);
+	free(mu->order_map);
+	free(mu->labels);
+	free(mu->noise);
+	mt_config_free(mu->config);
+	free(mu);
+}
+
+/* Drop everything but the reason of a not-applicable mutant. */
+static void clear_outputs(mt_source_mutant *mu)
+{
+	free(mu->description);
+	free(mu->params);
+	free(mu->order_map);
+	free(mu->labels);
+	free(mu->noise);
+	mt_config_free(mu->config);
+	mu->description = mu->params = NULL;
+	mu->order_map = mu->labels = NULL;
+	mu->noise = NULL;
+	mu->n_map = 0;
+	mu->nnoise = 0;
+	mu->config = NULL;
+}
+
+int mt_source_apply(mt_source_mutant **out, const mt_config *original,
+		    const mt_dataset *train, const char *op_name,
+		    const mt_config_param *params, size_t nparams, uint64_t seed)
+{
+	const mt_operator *op = NULL;
+	mt_source_mutant *mu = NULL;
+	src_args args;
+	int error;
+
+	*out = NULL;
+	if (!original)
+		return mt_error_set(MT_EINVALID, "%s: no config given", op_name ? op_name : "source");
+	if ((error = find_source_op(&op, op_name)) < 0)
+		return error;
+	int data = is_data_op(op->name);
+	if ((data || strcmp(op->name, "HDB") == 0) && !train)
+		return mt_error_set(MT_EINVALID, "%s: no training set given, expected one (the operator reads it)",
+				    op->name);
+	if ((error = parse_args(&args, op, original, train, params, nparams, seed)) < 0)
+		return error;
+	if (!(mu = calloc(1, sizeof(*mu))))
+		return oom(op->name);
+	mu->op = op;
+	mu->is_data = data;
+	mu->seed = args.seed;
+	if ((error = mt_source_config_copy(&mu->config, original)) < 0)
+		goto fail;
+	error = data ? mt_src_data_apply(mu, &args) : mt_src_program_apply(mu, &args);
+	if (error < 0)
+		goto fail;
+	if (mu->not_applicable) {
+		clear_outputs(mu);
+		*out = mu;
+		return 0;
+	}
+	if ((error = format_params(&mu->params, &args, data)) < 0)
+		goto fail;
+	if (!mu->description && (error = src_describe(mu, "%s", op->description)) < 0)
+		goto fail;
+	*out = mu;
+	return 0;
+fail:
+	mt_source_mutant_free(mu);
+	return error;
+}
+
+/* ---- noise and the mutated training set ------------------------------------ */
+
+void mt_source_noise_add(float *values, int64_t count, const mt_source_noise *noise,
+			 double scale)
+{
+	mt_rng rng;
+	mt_rng_seed(&rng, noise->seed);
+	for (int64_t i = 0; i < count; i++)
+		values[i] = (float)((double)values[i] + scale * noise->sigma * mt_rng_normal(&rng));
+}
+
+int mt_source_build_train(mt_dataset **out, const mt_source_mutant *mu,
+			  const mt_dataset *train, const mt_config *cfg)
+{
+	int64_t n = mt_dataset_count(train), size = mt_dataset_sample_size(train);
+	int64_t n_map = mu->order_map ? mu->n_map : n;
+	const int64_t *src_labels = mt_dataset_labels(train);
+	mt_pixel_type type = mt_dataset_pixel_type(train);
+	const void *src = mt_dataset_pixels(train);
+	int64_t *noise_of = NULL, *labels = NULL;
+	void *pixels = NULL;
+	int error = 0;
+
+	*out = NULL;
+	if (mu->not_applicable)
+		return mt_error_set(MT_EINVALID, "%s: the mutant is not applicable, nothing to build",
+				    mu->op->name);
+	for (int64_t j = 0; j < n_map; j++)
+		if (mu->order_map && (mu->order_map[j] < 0 || mu->order_map[j] >= n))
+			return mt_error_set(MT_EINVALID,
+					    "%s: order_map[%lld] = %lld is outside the training set (n = %lld)",
+					    mu->op->name, (long long)j, (long long)mu->order_map[j],
+					    (long long)n);
+	if (mu->nnoise) {
+		if (!(noise_of = malloc((size_t)(n ? n : 1) * sizeof(*noise_of)))) {
+			error = oom(mu->op->name);
+			goto cleanup;
+		}
+		for (int64_t i = 0; i < n; i++)
+			noise_of[i] = -1;
+		for (size_t k = 0; k < mu->nnoise; k++) {
+			if (mu->noise[k].index < 0 || mu->noise[k].index >= n) {
+				error = mt_error_set(MT_EINVALID, "%s: noise entry %zu names sample %lld, outside the training set",
+						     mu->op->name, k, (long long)mu->noise[k].index);
+				goto cleanup;
+			}
+			noise_of[mu->noise[k].index] = (int64_t)k;
+		}
+	}
+	mt_pixel_type out_type = mu->nnoise ? MT_PIXELS_F32 : type;
+	size_t elem = out_type == MT_PIXELS_F32 ? sizeof(float) : 1;
+	if (!(pixels = malloc((size_t)(n_map ? n_map : 1) * (size_t)size * elem)) ||
+	    !(labels = malloc((size_t)(n_map ? n_map : 1) * sizeof(*labels)))) {
+		error = oom(mu->op->name);
+		goto cleanup;
+	}
+	for (int64_t j = 0; j < n_map; j++) {
+		int64_t i = mu->order_map ? mu->order_map[j] : j;
+		labels[j] = mu->labels ? mu->labels[j] : src_labels[i];
+		if (out_type == type) {
+			memcpy((char *)pixels + (size_t)j * (size_t)size * elem,
+			       (const char *)src + (size_t)i * (size_t)size * elem,
+			       (size_t)size * elem);
+		} else { /* uint8 to float32 */
+			const uint8_t *row = (const uint8_t *)src + (size_t)i * (size_t)size;
+			float *dst = (float *)pixels + (size_t)j * (size_t)size;
+			for (int64_t e = 0; e < size; e++)
+				dst[e] = (float)row[e];
+		}
+		if (noise_of && noise_of[i] >= 0)
+			mt_source_noise_add((float *)pixels + (size_t)j * (size_t)size, size,
+					    &mu->noise[noise_of[i]], cfg->norm_scale);
+	}
+	char name[256];
+	snprintf(name, sizeof(name), "%s (%s)", mt_dataset_name(train),
+		 mu->params ? mu->params : mu->op->name);
+	error = mt_dataset_new(out, name, out_type, pixels, labels, n_map,
+			       mt_dataset_shape(train), mt_dataset_num_classes(train));
+cleanup:
+	free(noise_of);
+	free(pixels);
+	free(labels);
+	return error;
+}

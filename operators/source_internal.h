@@ -1,0 +1,52 @@
+/* Shared between the source-level operator files; not a public header. */
+#ifndef MUTORCH_SOURCE_INTERNAL_H
+#define MUTORCH_SOURCE_INTERNAL_H
+
+#include "mutorch/source.h"
+
+#define SRC_MAX_PARAMS 8
+
+/* One parameter of the operator's registry spec, parsed. */
+typedef struct {
+	const mt_op_param_spec *spec;
+	int given;          /* written in the entry */
+	int has;            /* given, or from the default (or resolved by the op) */
+	double num;         /* numbers; class/to: the class, -1 for all/random */
+	int choice;         /* enums */
+} src_value;
+
+typedef struct {
+	const mt_operator *op;
+	const mt_config *cfg;
+	const mt_dataset *train;
+	uint64_t seed;
+	int num_classes;
+	src_value v[SRC_MAX_PARAMS];
+	size_t nv;
+} src_args;
+
+/* The parsed parameter `name` (always present for a name in the spec). */
+src_value *src_arg(src_args *a, const char *name);
+
+/* Mark the mutant not applicable; returns 0. */
+int src_not_applicable(mt_source_mutant *mu, const char *fmt, ...)
+#if defined(__GNUC__)
+	__attribute__((format(printf, 2, 3)))
+#endif
+	;
+/* Set mu->description (printf); returns 0 or MT_ENOMEM. */
+int src_describe(mt_source_mutant *mu, const char *fmt, ...)
+#if defined(__GNUC__)
+	__attribute__((format(printf, 2, 3)))
+#endif
+	;
+
+/* Data operators (source_data.c) fill order_map / labels / noise. */
+int mt_src_data_apply(mt_source_mutant *mu, src_args *a);
+/* Program operators (source_program.c) change mu->config. */
+int mt_src_program_apply(mt_source_mutant *mu, src_args *a);
+/* Activation kinds in the order of the spec's choices. */
+extern const mt_layer_kind mt_src_activation_kinds[7];
+int mt_src_is_activation(mt_layer_kind kind);
+
+#endif
