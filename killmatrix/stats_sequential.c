@@ -264,6 +264,15 @@ int mt_stats_sequential_decide(mt_stats_sequential_result *out,
 				    design->look_n[K - 1]);
 	if ((err = mt_stats_welch_test(&out->test, original_acc, n, mutant_acc, n)) < 0)
 		return err;
+	/* Welch's t with Hsu's conservative df = n - 1 (Welch-Satterthwaite's
+	 * df is at least that with equal n): Welch's df is liberal at n = 4
+	 * under unequal variances, and across 9 looks that pushed the measured
+	 * false-kill rate to 0.054 (docs/statistics.md) */
+	if (isfinite(out->test.statistic)) {
+		out->test.df = (double)(n - 1);
+		out->test.p_value = 2.0 * mt_stats_t_cdf(-fabs(out->test.statistic), out->test.df);
+		out->test.p_worse = mt_stats_t_cdf(-out->test.statistic, out->test.df);
+	}
 	out->look = k;
 	out->n = n;
 	out->nominal_p = design->nominal_p[k];

@@ -9,6 +9,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "mutorch/error.h"
@@ -412,6 +413,34 @@ void cli_rev_free(cli_rev *rev)
 	free(rev->config_path);
 	free(rev->export_root);
 	free(rev);
+}
+
+int cli_load_config_at_rev(mt_config **cfg, char **export_path, char commit[MT_GIT_OID_HEX],
+			   const char *rev_arg, const char *config_arg)
+{
+	mt_git_repo *repo = NULL;
+	cli_rev *rev = NULL;
+	char *tree_path = NULL;
+	struct stat st;
+	int error;
+
+	*cfg = NULL;
+	*export_path = NULL;
+	if ((error = mt_git_repo_open(&repo, stat(config_arg, &st) == 0 ? config_arg : ".")) < 0 ||
+	    (error = mt_git_resolve(commit, repo, rev_arg)) < 0 ||
+	    (error = cli_git_tree_path(&tree_path, repo, config_arg)) < 0 ||
+	    (error = cli_rev_export(&rev, repo, commit, tree_path)) < 0 ||
+	    (error = mt_shim_init(rev->cfg->threads, rev->cfg->seed, 0)) < 0)
+		goto cleanup;
+	*cfg = rev->cfg;
+	rev->cfg = NULL;
+	*export_path = rev->config_path;
+	rev->config_path = NULL;
+cleanup:
+	free(tree_path);
+	cli_rev_free(rev);
+	mt_git_repo_free(repo);
+	return error;
 }
 
 int cli_killmatrix_digest(char digest[MT_GIT_OID_HEX], const mt_killmatrix *km)

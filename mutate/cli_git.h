@@ -49,6 +49,13 @@ int cli_git_tree_path(char **tree_path, mt_git_repo *repo, const char *config_ar
 int cli_rev_export(cli_rev **out, mt_git_repo *repo, const char *commit, const char *tree_path);
 void cli_rev_free(cli_rev *rev);
 
+/* `--rev REV`: open the repository around config_arg, export REV's config
+ * and files, load it and initialise the shim as cli_load_config does.
+ * *export_path (malloc'd) is the exported config, for worker processes;
+ * *commit receives REV's commit id. */
+int cli_load_config_at_rev(mt_config **cfg, char **export_path, char commit[MT_GIT_OID_HEX],
+			   const char *rev, const char *config_arg);
+
 /* Role name: "config", "model", "test set", "train set". */
 const char *cli_input_role_name(cli_input_role role);
 

@@ -1,5 +1,6 @@
 /* mutorch run, score, mutants, operators, export-mutant and worker. */
 #include "cli.h"
+#include "cli_git.h"
 
 #include <getopt.h>
 #include <jansson.h>
@@ -14,10 +15,12 @@
 #include "mutorch/modelrun.h"
 #include "mutorch/operators.h"
 #include "mutorch/plan.h"
+#include "mutorch/sourcerun.h"
 
 static const char run_usage[] =
 	"usage: mutorch run [CONFIG] [--jobs N] [--timeout SECONDS] [--force]\n"
-	"                   [--run-dir DIR] [--level model] [--json] [--quiet]\n"
+	"                   [--run-dir DIR] [--level model] [--rev REV] [--json]\n"
+	"                   [--quiet]\n"
 	"\n"
 	"Generate the model-level mutants of CONFIG's trained model (the\n"
 	"mutation.model_level section), evaluate each on the test set in worker\n"
@@ -30,7 +33,15 @@ static const char run_usage[] =
 	"                        original's evaluation time, at least 60)\n"
 	"  -f, --force           start over: drop the recorded results\n"
 	"  -d, --run-dir DIR     run directory (default: run.dir of the config)\n"
-	"  -l, --level LEVEL     model (the only level so far)\n"
+	"  -l, --level LEVEL     model (default): mutants of the trained model;\n"
+	"                        source: mutants of the training data and recipe,\n"
+	"                        each retrained n times and killed statistically\n"
+	"                        (mutation.source_level, mutation.source);\n"
+	"                        all: both\n"
+	"  -r, --rev REV         analyse git revision REV: the config, model and data\n"
+	"                        are read from that commit (nothing is checked out;\n"
+	"                        see docs/ci.md); the run directory defaults to one\n"
+	"                        inside the repository's git directory\n"
 	"      --json            print the JSON report on stdout\n"
 	"  -q, --quiet           no progress output\n"
 	"  -h, --help            show this help\n";
@@ -68,21 +79,23 @@ int cmd_run(int argc, char **argv)
 		{"force", no_argument, NULL, 'f'},
 		{"run-dir", required_argument, NULL, 'd'},
 		{"level", required_argument, NULL, 'l'},
+		{"rev", required_argument, NULL, 'r'},
 		{"json", no_argument, NULL, 'J'},
 		{"quiet", no_argument, NULL, 'q'},
 		{"help", no_argument, NULL, 'h'},
 		{NULL, 0, NULL, 0}};
 	mt_model_run_options o;
-	const char *config_path = "mutorch.yml";
+	const char *config_path = "mutorch.yml", *rev = NULL;
+	char *rev_config = NULL, commit[MT_GIT_OID_HEX] = "";
 	mt_config *cfg = NULL;
 	mt_killmatrix *km = NULL;
-	int json = 0, quiet = 0, c, error = 0, rc;
-	char *end;
+	int json = 0, quiet = 0, c, error = 0, rc, level_model = 1, level_source = 0;
+	char *end, *source_json = NULL;
 
 	memset(&o, 0, sizeof(o));
 	o.jobs = 1;
 	optind = 1;
-	while ((c = getopt_long(argc, argv, "j:t:fd:l:qh", opts, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, "j:t:fd:l:r:qh", opts, NULL)) != -1) {
 		switch (c) {
 		case 'j':
 			o.jobs = (int)strtol(optarg, &end, 10);
@@ -96,9 +109,19 @@ int cmd_run(int argc, char **argv)
 			break;
 		case 'f': o.force = 1; break;
 		case 'd': o.run_dir = optarg; break;
+		case 'r': rev = optarg; break;
 		case 'l':
-			if (strcmp(optarg, "model") != 0)
-				return cli_usage_error("run", "--level must be 'model' (source-level mutation is not available yet), got '%s'", optarg);
+			if (!strcmp(optarg, "model")) {
+				level_model = 1;
+				level_source = 0;
+			} else if (!strcmp(optarg, "source")) {
+				level_model = 0;
+				level_source = 1;
+			} else if (!strcmp(optarg, "all")) {
+				level_model = level_source = 1;
+			} else {
+				return cli_usage_error("run", "--level must be model, source or all, got '%s'", optarg);
+			}
 			break;
 		case 'J': json = 1; break;
 		case 'q': quiet = 1; break;
@@ -110,19 +133,59 @@ int cmd_run(int argc, char **argv)
 		config_path = argv[optind++];
 	if (optind < argc)
 		return cli_usage_error("run", "unexpected argument '%s'", argv[optind]);
-	if ((error = cli_load_config(&cfg, config_path)) < 0)
+	if (rev)
+		error = cli_load_config_at_rev(&cfg, &rev_config, commit, rev, config_path);
+	else
+		error = cli_load_config(&cfg, config_path);
+	if (error < 0)
 		goto cleanup;
-	o.config_path = config_path;
+	o.config_path = rev ? rev_config : config_path;
 	o.self_exe = self_exe();
 	o.progress = quiet ? NULL : stderr;
 	o.progress_tty = !quiet && isatty(STDERR_FILENO);
-	if ((error = mt_model_run(&km, cfg, &o)) < 0)
+	if (level_model && (error = mt_model_run(&km, cfg, &o)) < 0)
 		goto cleanup;
-	error = print_report(km, json);
+	if (level_model && rev && !quiet) {
+		char digest[MT_GIT_OID_HEX];
+		if ((error = cli_killmatrix_digest(digest, km)) < 0)
+			goto cleanup;
+		fprintf(stderr, "revision %s (%.12s): kill-matrix digest %s\n", rev, commit, digest);
+	}
+	if (level_source) {
+		mt_source_run_options so;
+		memset(&so, 0, sizeof(so));
+		so.config_path = o.config_path;
+		so.run_dir = o.run_dir;
+		so.self_exe = o.self_exe;
+		so.jobs = o.jobs;
+		so.timeout = o.timeout;
+		so.force = o.force;
+		so.progress = o.progress;
+		so.progress_tty = o.progress_tty;
+		so.json = json;
+		so.out = stdout;
+		if (json && level_model)
+			so.json_out = &source_json;
+		if (level_model && !json)
+			error = print_report(km, 0);
+		if (error < 0 || (error = mt_source_run(cfg, &so)) < 0)
+			goto cleanup;
+		if (json && level_model) {
+			char *model_json = NULL;
+			if ((error = mt_killmatrix_json_string(&model_json, km)) < 0)
+				goto cleanup;
+			printf("{\"model_level\":%s,\"source_level\":%s}\n", model_json, source_json);
+			free(model_json);
+		}
+	} else {
+		error = print_report(km, json);
+	}
 cleanup:
 	rc = error < 0 ? cli_fail("run", error) : MT_EXIT_OK;
+	free(source_json);
 	mt_killmatrix_free(km);
 	mt_config_free(cfg);
+	free(rev_config);
 	return rc;
 }
 
@@ -321,13 +384,14 @@ int cmd_worker(int argc, char **argv)
 {
 	mt_config *cfg = NULL;
 	int error;
-	if (argc != 4 || strcmp(argv[2], "--run-dir") != 0) {
-		fprintf(stderr, "usage: mutorch worker CONFIG --run-dir DIR (internal: started by `mutorch run`)\n");
+	int source = argc == 5 && !strcmp(argv[4], "--source");
+	if ((argc != 4 && !source) || strcmp(argv[2], "--run-dir") != 0) {
+		fprintf(stderr, "usage: mutorch worker CONFIG --run-dir DIR [--source] (internal: started by `mutorch run`)\n");
 		return MT_EXIT_USAGE;
 	}
 	if ((error = cli_load_config(&cfg, argv[1])) < 0)
 		return cli_fail("worker", error);
-	error = mt_model_worker(cfg, argv[3]);
+	error = source ? mt_source_worker(cfg, argv[3]) : mt_model_worker(cfg, argv[3]);
 	mt_config_free(cfg);
 	return error < 0 ? cli_fail("worker", error) : MT_EXIT_OK;
 }

@@ -1010,10 +1010,41 @@ static int load_mutation_list(mt_config_mutation **out, size_t *count, load_ctx 
 	return 0;
 }
 
+static int load_mutation_source(load_ctx *ctx, const yaml_node_t *mutation)
+{
+	static const char *const keys[] = { "runs", "rule", "alpha", "effect_size",
+		"correction", "sequential", "max_runs" };
+	static const char *const rules[] = { "deepcrime", "welch", "mannwhitney", "fisher" };
+	static const char *const corrections[] = { "none", "holm", "bh" };
+	mt_config *cfg = ctx->cfg;
+	yaml_node_t *s;
+	int error;
+
+	if ((error = get_mapping(&s, ctx, mutation, "mutation", "source", keys, COUNT(keys))) < 0)
+		return error;
+	if (!s)
+		return 0;
+	if ((error = get_int(&cfg->src_runs, ctx, s, "mutation.source", "runs", 2)) < 0 ||
+	    (error = get_enum(&cfg->src_rule, ctx, s, "mutation.source", "rule", rules,
+			      COUNT(rules))) < 0 ||
+	    (error = get_double(&cfg->src_alpha, ctx, s, "mutation.source", "alpha",
+				RANGE_UNIT_OPEN)) < 0 ||
+	    (error = get_double(&cfg->src_effect, ctx, s, "mutation.source", "effect_size",
+				RANGE_NONNEG)) < 0 ||
+	    (error = get_enum(&cfg->src_correction, ctx, s, "mutation.source", "correction",
+			      corrections, COUNT(corrections))) < 0 ||
+	    (error = get_bool(&cfg->src_sequential, ctx, s, "mutation.source", "sequential")) < 0 ||
+	    (error = get_int(&cfg->src_max_runs, ctx, s, "mutation.source", "max_runs", 4)) < 0)
+		return error;
+	if (cfg->src_alpha <= 0)
+		return err_at(ctx, lookup(ctx, s, "alpha"), "'mutation.source.alpha' must be in (0, 1), got 0");
+	return 0;
+}
+
 static int load_mutation(load_ctx *ctx, const yaml_node_t *root)
 {
 	static const char *const keys[] = { "seed", "accuracy_filter", "model_level",
-		"source_level" };
+		"source_level", "source" };
 	mt_config *cfg = ctx->cfg;
 	yaml_node_t *m;
 	int error;
@@ -1028,7 +1059,8 @@ static int load_mutation(load_ctx *ctx, const yaml_node_t *root)
 	    (error = load_mutation_list(&cfg->model_level, &cfg->nmodel_level, ctx, m,
 					"model_level")) < 0 ||
 	    (error = load_mutation_list(&cfg->source_level, &cfg->nsource_level, ctx, m,
-					"source_level")) < 0)
+					"source_level")) < 0 ||
+	    (error = load_mutation_source(ctx, m)) < 0)
 		return error;
 	return 0;
 }
@@ -1126,6 +1158,11 @@ static void set_defaults(mt_config *cfg)
 	cfg->threads = 1;
 	cfg->mutation_seed = 1;
 	cfg->accuracy_filter = 0.9;
+	cfg->src_runs = 10;
+	cfg->src_rule = MT_SRC_RULE_DEEPCRIME;
+	cfg->src_alpha = 0.05;
+	cfg->src_effect = 0.5;
+	cfg->src_max_runs = 20;
 }
 
 int mt_config_load_buffer(mt_config **out, const char *buf, size_t len,
@@ -1256,4 +1293,87 @@ void mt_config_free(mt_config *cfg)
 	free(cfg->ci_score);
 	free(cfg->ci_base);
 	free(cfg);
+}
+
+static int copy_str(char **dst, const char *src)
+{
+	*dst = NULL;
+	return src && !(*dst = strdup(src)) ? -1 : 0;
+}
+
+static int copy_source(mt_data_source *dst, const mt_data_source *src)
+{
+	dst->paths = NULL;
+	dst->npaths = 0;
+	if (!src->npaths)
+		return 0;
+	if (!(dst->paths = calloc(src->npaths, sizeof(char *))))
+		return -1;
+	for (size_t i = 0; i < src->npaths; i++, dst->npaths++)
+		if (copy_str(&dst->paths[i], src->paths[i]) < 0)
+			return -1;
+	return 0;
+}
+
+static int copy_mutations(mt_config_mutation **dst, size_t *ndst,
+			  const mt_config_mutation *src, size_t n)
+{
+	*dst = NULL;
+	*ndst = 0;
+	if (!n)
+		return 0;
+	if (!(*dst = calloc(n, sizeof(**dst))))
+		return -1;
+	for (size_t i = 0; i < n; i++) {
+		mt_config_mutation *m = &(*dst)[i];
+		*ndst = i + 1;
+		m->line = src[i].line;
+		if (copy_str(&m->op, src[i].op) < 0)
+			return -1;
+		if (!src[i].nparams)
+			continue;
+		if (!(m->params = calloc(src[i].nparams, sizeof(*m->params))))
+			return -1;
+		for (size_t j = 0; j < src[i].nparams; j++) {
+			m->nparams = j + 1;
+			m->params[j].line = src[i].params[j].line;
+			if (copy_str(&m->params[j].key, src[i].params[j].key) < 0 ||
+			    copy_str(&m->params[j].value, src[i].params[j].value) < 0)
+				return -1;
+		}
+	}
+	return 0;
+}
+
+int mt_config_copy(mt_config **out, const mt_config *src)
+{
+	mt_config *cfg;
+
+	*out = NULL;
+	if (!(cfg = malloc(sizeof(*cfg))))
+		return oom();
+	*cfg = *src;
+	/* no pointer of src may survive in cfg: mt_config_free frees them */
+	cfg->path = cfg->base_dir = cfg->architecture = cfg->torchscript = NULL;
+	cfg->output = cfg->run_dir = cfg->ci_score = cfg->ci_base = NULL;
+	cfg->train.paths = cfg->test.paths = NULL;
+	cfg->train.npaths = cfg->test.npaths = 0;
+	cfg->model_level = cfg->source_level = NULL;
+	cfg->nmodel_level = cfg->nsource_level = 0;
+	if (copy_str(&cfg->path, src->path) < 0 || copy_str(&cfg->base_dir, src->base_dir) < 0 ||
+	    copy_str(&cfg->architecture, src->architecture) < 0 ||
+	    copy_str(&cfg->torchscript, src->torchscript) < 0 ||
+	    copy_str(&cfg->output, src->output) < 0 || copy_str(&cfg->run_dir, src->run_dir) < 0 ||
+	    copy_str(&cfg->ci_score, src->ci_score) < 0 ||
+	    copy_str(&cfg->ci_base, src->ci_base) < 0 ||
+	    copy_source(&cfg->train, &src->train) < 0 || copy_source(&cfg->test, &src->test) < 0 ||
+	    copy_mutations(&cfg->model_level, &cfg->nmodel_level, src->model_level,
+			   src->nmodel_level) < 0 ||
+	    copy_mutations(&cfg->source_level, &cfg->nsource_level, src->source_level,
+			   src->nsource_level) < 0) {
+		mt_config_free(cfg);
+		return oom();
+	}
+	*out = cfg;
+	return 0;
 }

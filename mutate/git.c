@@ -80,7 +80,7 @@ int mt_git_repo_open(mt_git_repo **out, const char *path)
 		if (gerr == GIT_ENOTFOUND)
 			error = mt_error_set(MT_ENOTFOUND,
 					     "%s is not in a git repository (nor is any parent directory); "
-					     "run inside a repository, or use `mutorch run` without --rev",
+					     "`mutorch ci` and `mutorch run --rev` read commits: run them inside a repository",
 					     realpath(dir, buf) ? buf : dir);
 		else
 			error = git_fail(gerr, "cannot open the git repository at %s", dir);
@@ -92,7 +92,7 @@ int mt_git_repo_open(mt_git_repo **out, const char *path)
 		goto cleanup;
 	}
 	if (!(r->workdir = clean_dir(git_repository_workdir(r->repo))) ||
-	    !(r->gitdir = clean_dir(git_repository_path(r->repo)))) {
+	    !(r->gitdir = clean_dir(git_repository_commondir(r->repo)))) {
 		error = oom();
 		goto cleanup;
 	}

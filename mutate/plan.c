@@ -106,6 +106,25 @@ static int plan_push(mt_plan *plan, const char *id, const char *op, const char *
 	return 0;
 }
 
+int mt_plan_new(mt_plan **out)
+{
+	if (!(*out = calloc(1, sizeof(**out))))
+		return mt_error_set(MT_ENOMEM, "out of memory");
+	return 0;
+}
+
+int mt_plan_append(mt_plan *plan, const char *id, const char *op, const char *target,
+		   const char *params, uint64_t seed, size_t entry)
+{
+	size_t dummy;
+	if (plan->n && mt_plan_find(&dummy, plan, id) == 0)
+		return mt_error_set(MT_EINVALID, "mutant id '%s' is planned twice", id);
+	mt_error_clear();
+	return plan_push(plan, id, op, target, params, seed, entry);
+}
+
+void mt_plan_finish(mt_plan *plan) { compute_digest(plan); }
+
 static const char *entry_value(const mt_config_mutation *m, const char *key, int *line)
 {
 	for (size_t i = 0; i < m->nparams; i++)

@@ -287,7 +287,7 @@ int mt_operators_print(FILE *out)
 				used += (size_t)n;
 		}
 		fprintf(out, "%-5s %-6s %s\n%-12s %s\n", op->name, level_name(op->level),
-			op->description, "", params);
+			op->description, "", op->nparams ? params : "seed only");
 	}
 	fprintf(out, "\nweight operators (GF WS NEB NAI NS WPR QNT BF PRN) also take\n"
 		     "  layer=<name> (one layer) or layers=all|<name,...> (a global ratio;\n"

@@ -286,8 +286,8 @@ static int parse_args(src_args *a, const mt_operator *op, const mt_config *cfg,
 				if (n > 0 && (size_t)n < sizeof(keys) - used)
 					used += (size_t)n;
 			}
-			return mt_error_set(MT_EINVALID, "%s: unknown parameter '%s', expected %s%s",
-					    op->name, key, op->nparams ? "one of " : "", op->nparams ? keys : "none but ");
+			return mt_error_set(MT_EINVALID, "%s: unknown parameter '%s', expected %sseed",
+					    op->name, key, op->nparams ? keys : "only ");
 		}
 		if (v->given)
 			return mt_error_set(MT_EINVALID, "%s: parameter '%s' given twice, expected it once",
@@ -341,54 +341,9 @@ static int format_params(char **out, src_args *a, int with_seed)
 
 /* ---- config copy and recipe text ----------------------------------------- */
 
-static int dup_str(char **dst, const char *src)
-{
-	*dst = NULL;
-	if (!src)
-		return 0;
-	return (*dst = strdup(src)) ? 0 : -1;
-}
-
-static int dup_source(mt_data_source *dst, const mt_data_source *src)
-{
-	dst->paths = NULL;
-	dst->npaths = 0;
-	if (!src->npaths)
-		return 0;
-	if (!(dst->paths = calloc(src->npaths, sizeof(char *))))
-		return -1;
-	for (size_t i = 0; i < src->npaths; i++) {
-		if (dup_str(&dst->paths[i], src->paths[i]) < 0)
-			return -1;
-		dst->npaths = i + 1;
-	}
-	return 0;
-}
-
 int mt_source_config_copy(mt_config **out, const mt_config *src)
 {
-	mt_config *cfg;
-
-	*out = NULL;
-	if (!(cfg = malloc(sizeof(*cfg))))
-		return oom("config");
-	*cfg = *src;
-	cfg->path = cfg->base_dir = cfg->architecture = cfg->torchscript = NULL;
-	cfg->output = cfg->run_dir = NULL;
-	cfg->train.paths = cfg->test.paths = NULL;
-	cfg->train.npaths = cfg->test.npaths = 0;
-	cfg->model_level = cfg->source_level = NULL;
-	cfg->nmodel_level = cfg->nsource_level = 0;
-	if (dup_str(&cfg->path, src->path) < 0 || dup_str(&cfg->base_dir, src->base_dir) < 0 ||
-	    dup_str(&cfg->architecture, src->architecture) < 0 ||
-	    dup_str(&cfg->torchscript, src->torchscript) < 0 ||
-	    dup_str(&cfg->output, src->output) < 0 || dup_str(&cfg->run_dir, src->run_dir) < 0 ||
-	    dup_source(&cfg->train, &src->train) < 0 || dup_source(&cfg->test, &src->test) < 0) {
-		mt_config_free(cfg);
-		return oom("config");
-	}
-	*out = cfg;
-	return 0;
+	return mt_config_copy(out, src);
 }
 
 int mt_source_recipe_text(char **out, const mt_config *cfg)

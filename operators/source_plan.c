@@ -298,6 +298,8 @@ int mt_source_plan_targets(mt_source_variant **out, size_t *count,
 	int candidates = 0;
 	for (size_t L = 0; L < nlayers; L++) {
 		for (size_t c = 0; c < (ckey ? nchoices : 1); c++) {
+			if (ckey && !strcmp(op->name, "LAs") && !strcmp(choices[c], "activation"))
+				continue; /* adding activations is AAL's job */
 			const char *what = ckey && !strcmp(ckey, "what") ? choices[c]
 					   : what_param ? what_param->value : NULL;
 			if (expand_layer && !layer_fits(op->name, arch, (const int64_t (*)[3])shapes,

@@ -306,7 +306,7 @@ static int arch_op(mt_source_mutant *mu, src_args *a)
 		if (!is_weighted(target->kind))
 			{ error = wrong_layer(mu, &x, "a linear or conv2d layer"); goto cleanup; }
 		if (!!target->bias == add)
-			{ error = src_not_applicable(mu, "layer %zu '%s' %s a bias", L, x.text, add ? "already has" : "has no"); goto cleanup; }
+			{ error = src_not_applicable(mu, "layer %zu '%s' %s", L, x.text, add ? "already has a bias" : "has no bias"); goto cleanup; }
 		x.mut->layers[L].bias = add;
 		error = src_describe(mu, "%s the bias of layer %zu '%s'", add ? "add" : "remove", L, x.text);
 	} else {

@@ -57,7 +57,8 @@ int mt_runner_train(mt_train_report *report, mt_module *model,
 	mt_epoch_stats stats;
 	progress_state ps;
 	mt_rng rng;
-	double start = now_seconds(), train_seconds = 0;
+	double start = now_seconds(), train_seconds = 0, best_val = -1;
+	int epochs_since_best = 0;
 	int64_t trained_samples = 0;
 	int error = 0;
 
@@ -129,6 +130,12 @@ int mt_runner_train(mt_train_report *report, mt_module *model,
 				goto cleanup;
 			report->val_accuracy = vr.accuracy;
 			mt_eval_result_dispose(&vr);
+			if (vr.accuracy > best_val) {
+				best_val = vr.accuracy;
+				epochs_since_best = 0;
+			} else {
+				epochs_since_best++;
+			}
 		}
 		if (progress && progress->stream) {
 			fprintf(progress->stream, "%sepoch %d/%d  loss %.4f  %.0f samples/s  %.1f s",
@@ -139,6 +146,15 @@ int mt_runner_train(mt_train_report *report, mt_module *model,
 				fprintf(progress->stream, "  val accuracy %.4f", report->val_accuracy);
 			fprintf(progress->stream, "%s\n", progress->tty ? "\033[K" : "");
 			fflush(progress->stream);
+		}
+		/* Early stopping (training.patience): no better validation
+		 * accuracy for `patience` epochs in a row. */
+		if (val_x && cfg->patience > 0 && epochs_since_best >= cfg->patience) {
+			report->stopped_early = 1;
+			if (progress && progress->stream)
+				fprintf(progress->stream, "early stop after epoch %d: no better validation accuracy for %d epochs\n",
+					e + 1, cfg->patience);
+			break;
 		}
 	}
 cleanup:

@@ -177,6 +177,15 @@ typedef struct {
 	size_t nmodel_level;
 	mt_config_mutation *source_level; /* same shape as model_level */
 	size_t nsource_level;
+	/* mutation.source: statistical killing of source-level mutants
+	 * (docs/statistics.md) */
+	int src_runs;          /* n runs of the original and of each mutant (10) */
+	int src_rule;          /* MT_SRC_RULE_* (deepcrime) */
+	double src_alpha;      /* 0.05 */
+	double src_effect;     /* Cohen's d threshold (0.5) */
+	int src_correction;    /* 0 none, 1 holm, 2 bh (across mutants) */
+	int src_sequential;    /* staged runs that stop when the verdict is settled */
+	int src_max_runs;      /* sequential: at most this many runs (20) */
 
 	/* ci (`mutorch ci`, docs/ci.md) */
 	char *ci_score;       /* the gated score's name (default mutation_score) */
@@ -184,6 +193,10 @@ typedef struct {
 	double ci_tolerance;  /* in [0, 1]: largest drop from the base (default 0) */
 	char *ci_base;        /* default base revision; NULL: HEAD^ */
 } mt_config;
+
+/* mutation.source.rule */
+enum { MT_SRC_RULE_DEEPCRIME = 0, MT_SRC_RULE_WELCH, MT_SRC_RULE_MANNWHITNEY,
+       MT_SRC_RULE_FISHER };
 
 /* Load and validate a config file. */
 int mt_config_load(mt_config **out, const char *path);
@@ -193,6 +206,11 @@ int mt_config_load_buffer(mt_config **out, const char *buf, size_t len,
 			  const char *name, const char *base_dir);
 
 void mt_config_free(mt_config *cfg);
+
+/* A deep copy (every string, path list and mutation list), for recipes that
+ * source-level operators change. Keep it next to mt_config_free: a new
+ * pointer field needs a line in both. */
+int mt_config_copy(mt_config **out, const mt_config *src);
 
 const char *mt_optim_kind_name(mt_optim_kind kind);
 const char *mt_loss_kind_name(mt_loss_kind kind);

@@ -33,7 +33,9 @@ int mt_git_repo_open(mt_git_repo **out, const char *path);
 void mt_git_repo_free(mt_git_repo *repo);
 
 /* The working tree's real path (no trailing '/') and the git directory's
- * (no trailing '/'). */
+ * (no trailing '/'; for a linked worktree, the main repository's, which
+ * holds the notes, so the lock and the caches under <gitdir>/mutorch are
+ * shared by every worktree). */
 const char *mt_git_workdir(const mt_git_repo *repo);
 const char *mt_git_gitdir(const mt_git_repo *repo);
 

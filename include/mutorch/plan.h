@@ -64,6 +64,13 @@ typedef struct {
 } mt_plan_model;
 
 int mt_plan_model_level(mt_plan **out, const mt_config *cfg, const mt_plan_model *model);
+
+/* Build a plan by hand (source-level planning): new, append in order,
+ * then finish (computes the digest). */
+int mt_plan_new(mt_plan **out);
+int mt_plan_append(mt_plan *plan, const char *id, const char *op, const char *target,
+		   const char *params, uint64_t seed, size_t entry);
+void mt_plan_finish(mt_plan *plan);
 void mt_plan_free(mt_plan *plan);
 
 size_t mt_plan_count(const mt_plan *plan);

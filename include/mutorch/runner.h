@@ -50,10 +50,13 @@ typedef struct {
 	double samples_per_second;
 	double val_accuracy; /* -1 without a validation split */
 	int diverged;
+	int stopped_early;   /* training.patience ended it */
 } mt_train_report;
 
 /* Train `model` in place with the config's recipe on `train` (validation
- * accuracy measured on `val` after each epoch when val != NULL). The data
+ * accuracy measured on `val` after each epoch when val != NULL; with
+ * training.patience > 0, training stops once the validation accuracy has
+ * not improved for that many epochs). The data
  * order of epoch e is a permutation drawn from mt_rng_derive(seed, e).
  * `order_map`, when not NULL, maps the positions of the training set to
  * sample indices (data mutations: repeats, deletions) and replaces 0..n. */

@@ -78,10 +78,10 @@ typedef struct {
 	mt_source_noise *noise;
 	size_t nnoise;
 
-	/* The recipe to train: a deep copy of the original (its mutation lists
-	 * are not copied: NULL, 0), changed by program operators; data
-	 * operators leave it equal to the original. The architecture, when
-	 * changed, is in mt_arch_format's canonical form. */
+	/* The recipe to train: a deep copy of the original (mt_config_copy),
+	 * changed by program operators; data operators leave it equal to the
+	 * original. The architecture, when changed, is in mt_arch_format's
+	 * canonical form. */
 	mt_config *config;
 } mt_source_mutant;
 
@@ -147,7 +147,7 @@ void mt_source_variants_free(mt_source_variant *variants, size_t count);
  * names that are not source operators. */
 int mt_source_op_is_random(const char *op);
 
-/* Deep copy of a config (the mutation lists are left out: NULL, 0). */
+/* Deep copy of a config: the same as mt_config_copy (config.h). */
 int mt_source_config_copy(mt_config **out, const mt_config *src);
 
 /* The training recipe as one canonical line (architecture or TorchScript

@@ -240,7 +240,8 @@ typedef struct {
 	size_t n;                /* runs per group used */
 	size_t next_n;           /* runs per group the next look needs (0 when
 	                          * the verdict is final) */
-	mt_stats_test test;      /* Welch's test on the runs so far */
+	mt_stats_test test;      /* Welch's t on the runs so far, its p-values
+	                          * from Hsu's conservative df = n - 1 */
 	double nominal_p;        /* this look's threshold for p_worse */
 	double conditional_power;/* under d = effect, for reaching a kill at
 	                          * n_max; NaN at the last look */
@@ -248,7 +249,8 @@ typedef struct {
 
 /* Call after each stage with the n runs per group so far (n must be one of
  * the design's looks, MT_EINVALID otherwise). KILLED when Welch's one-sided
- * p_worse <= the look's nominal p and d >= effect; NOT_KILLED at the last
+ * p_worse (t referred to Student t with df = n - 1) <= the look's nominal
+ * p and d >= effect; NOT_KILLED at the last
  * look otherwise, or earlier when the conditional power is below
  * futility_power; else CONTINUE. */
 int mt_stats_sequential_decide(mt_stats_sequential_result *out,

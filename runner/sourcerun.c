@@ -1,0 +1,1272 @@
+/* The source-level mutation run (see sourcerun.h): plan, train the
+ * missing runs in worker processes, decide statistically, report. */
+#include "mutorch/sourcerun.h"
+#include "mutorch/error.h"
+#include "mutorch/io.h"
+#include "mutorch/plan.h"
+#include "mutorch/pool.h"
+#include "mutorch/resultlog.h"
+#include "mutorch/rng.h"
+#include "mutorch/runner.h"
+#include "mutorch/source.h"
+#include "mutorch/stats.h"
+
+#include <git2.h>
+#include <jansson.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#define KEY_LEN 41
+
+static double now_s(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
+}
+
+static char *path_in(const char *dir, const char *name)
+{
+	return mt_io_path_join(dir, name);
+}
+
+/* SHA-1 (git's blob hash, through libgit2) of a byte string, in hex. */
+static int sha1_hex(char out[KEY_LEN], const void *data, size_t len)
+{
+	git_oid oid;
+	static int initialised;
+	if (!initialised) {
+		git_libgit2_init();
+		initialised = 1;
+	}
+	if (git_odb_hash(&oid, data, len, GIT_OBJECT_BLOB) != 0)
+		return mt_error_set(MT_ERROR, "cannot hash: %s",
+				    git_error_last() ? git_error_last()->message : "libgit2 error");
+	git_oid_tostr(out, KEY_LEN, &oid);
+	return 0;
+}
+
+/* ---- planning ------------------------------------------------------------ */
+
+/* Parse a canonical parameter string "OP k=v k=v" back into a list. */
+static int parse_params(mt_config_param **out, size_t *count, const char *canonical)
+{
+	char *copy = strdup(canonical), *tok, *save = NULL;
+	size_t n = 0, cap = 8;
+	mt_config_param *list = calloc(cap, sizeof(*list));
+	int first = 1;
+
+	*out = NULL;
+	*count = 0;
+	if (!copy || !list) {
+		free(copy);
+		free(list);
+		return mt_error_set(MT_ENOMEM, "out of memory");
+	}
+	for (tok = strtok_r(copy, " ", &save); tok; tok = strtok_r(NULL, " ", &save)) {
+		char *eq = strchr(tok, '=');
+		if (first) {
+			first = 0;
+			continue; /* the operator's name */
+		}
+		if (!eq)
+			continue;
+		if (n == cap) {
+			mt_config_param *grown = realloc(list, 2 * cap * sizeof(*list));
+			if (!grown)
+				goto oom;
+			list = grown;
+			cap *= 2;
+		}
+		*eq = '\0';
+		list[n].key = strdup(tok);
+		list[n].value = strdup(eq + 1);
+		list[n].line = 0;
+		if (!list[n].key || !list[n].value)
+			goto oom;
+		n++;
+	}
+	free(copy);
+	*out = list;
+	*count = n;
+	return 0;
+oom:
+	for (size_t i = 0; i <= n && i < cap; i++) {
+		free(list[i].key);
+		free(list[i].value);
+	}
+	free(list);
+	free(copy);
+	return mt_error_set(MT_ENOMEM, "out of memory");
+}
+
+static void free_params(mt_config_param *list, size_t n)
+{
+	for (size_t i = 0; i < n; i++) {
+		free(list[i].key);
+		free(list[i].value);
+	}
+	free(list);
+}
+
+/* The mutant of a plan entry, from its canonical parameters. */
+static int apply_desc(mt_source_mutant **mu, const mt_config *cfg, const mt_dataset *train,
+		      const mt_mutant_desc *d)
+{
+	mt_config_param *params = NULL;
+	size_t n = 0;
+	int error;
+
+	*mu = NULL;
+	if ((error = parse_params(&params, &n, d->params)) < 0)
+		return error;
+	error = mt_source_apply(mu, cfg, train, d->op, params, n, d->seed);
+	free_params(params, n);
+	if (error == 0 && (*mu)->not_applicable) {
+		error = mt_error_set(MT_EINVALID, "source mutant %s is not applicable: %s", d->id,
+				     (*mu)->reason);
+		mt_source_mutant_free(*mu);
+		*mu = NULL;
+	}
+	return error;
+}
+
+static const char *param_value(const mt_config_mutation *e, const char *key)
+{
+	for (size_t i = 0; i < e->nparams; i++)
+		if (!strcmp(e->params[i].key, key))
+			return e->params[i].value;
+	return NULL;
+}
+
+int mt_source_plan(mt_plan **out, const mt_config *cfg, const mt_dataset *train)
+{
+	mt_plan *plan = NULL;
+	int error;
+
+	*out = NULL;
+	if (cfg->nsource_level == 0)
+		return mt_error_set(MT_EINVALID, "%s: no mutation.source_level operators configured", cfg->path);
+	if ((error = mt_plan_new(&plan)) < 0)
+		return error;
+	for (size_t e = 0; e < cfg->nsource_level; e++) {
+		const mt_config_mutation *entry = &cfg->source_level[e];
+		mt_source_variant *vars = NULL;
+		size_t nvars = 0;
+		char why[MT_OP_REASON_MAX] = "";
+		const char *v = param_value(entry, "mutants");
+		int mutants = 1, same_op = 0;
+		char label[64];
+
+		for (size_t f = 0; f < cfg->nsource_level; f++)
+			same_op += !strcmp(cfg->source_level[f].op, entry->op);
+		if (same_op > 1)
+			snprintf(label, sizeof(label), "%s#%zu", entry->op, e);
+		else
+			snprintf(label, sizeof(label), "%s", entry->op);
+		if (v) {
+			char *end;
+			long m = strtol(v, &end, 10);
+			if (*end || m < 1 || m > 1000) {
+				error = mt_error_set(MT_EINVALID, "%s:%d: mutation.source_level[%zu] (%s): 'mutants' must be an integer in [1, 1000], got '%s'",
+						     cfg->path, entry->line, e, entry->op, v);
+				goto fail;
+			}
+			mutants = (int)m;
+		}
+		if (mutants > 1 && !mt_source_op_is_random(entry->op)) {
+			error = mt_error_set(MT_EINVALID, "%s:%d: mutation.source_level[%zu] (%s): %s draws nothing at random, so 'mutants: %d' would give identical mutants",
+					     cfg->path, entry->line, e, entry->op, entry->op, mutants);
+			goto fail;
+		}
+		if ((error = mt_source_plan_targets(&vars, &nvars, cfg, train, entry->op,
+						    entry->params, entry->nparams, why)) < 0) {
+			mt_error_prefix("%s:%d: mutation.source_level[%zu]: ", cfg->path, entry->line, e);
+			goto fail;
+		}
+		if (nvars == 0)
+			fprintf(stderr, "mutorch: %s:%d: %s makes no mutant here: %s\n", cfg->path,
+				entry->line, entry->op, why);
+		for (size_t i = 0; i < nvars && error == 0; i++) {
+			char target[256];
+			size_t k;
+			if (vars[i].target && *vars[i].target) {
+				snprintf(target, sizeof(target), "%s", vars[i].target);
+			} else {
+				/* nothing expanded: name it by the entry's own parameters */
+				size_t len = 0;
+				target[0] = '\0';
+				for (size_t p = 0; p < entry->nparams; p++) {
+					if (!strcmp(entry->params[p].key, "mutants") || !strcmp(entry->params[p].key, "seed"))
+						continue;
+					len += (size_t)snprintf(target + len, len < sizeof(target) ? sizeof(target) - len : 0,
+								"%s%s=%s", len ? "," : "", entry->params[p].key,
+								entry->params[p].value);
+					if (len >= sizeof(target))
+						break;
+				}
+				if (!target[0])
+					snprintf(target, sizeof(target), "default");
+			}
+			for (k = 0; target[k]; k++)
+				if (target[k] == ' ')
+					target[k] = ',';
+			for (int m = 0; m < mutants && error == 0; m++) {
+				char id[512];
+				uint64_t seed;
+				mt_source_mutant *mu = NULL;
+				size_t dup;
+				if (mt_source_op_is_random(entry->op))
+					snprintf(id, sizeof(id), "%s-%s-%03d", label, target, m);
+				else
+					snprintf(id, sizeof(id), "%s-%s", label, target);
+				seed = mt_rng_derive(cfg->mutation_seed, mt_fnv1a64(id, strlen(id), MT_FNV1A64_INIT));
+				if ((error = mt_source_apply(&mu, cfg, train, entry->op, vars[i].params,
+							     vars[i].nparams, seed)) < 0)
+					break;
+				if (mu->not_applicable) {
+					mt_source_mutant_free(mu);
+					continue;
+				}
+				/* The same mutant reached from two entries is planned once. */
+				int seen = 0;
+				for (dup = 0; dup < mt_plan_count(plan); dup++)
+					seen |= !strcmp(mt_plan_at(plan, dup)->params, mu->params);
+				if (!seen)
+					error = mt_plan_append(plan, id, entry->op, target, mu->params,
+							       mu->seed, e);
+				mt_source_mutant_free(mu);
+			}
+		}
+		mt_source_variants_free(vars, nvars);
+		if (error < 0)
+			goto fail;
+	}
+	mt_plan_finish(plan);
+	*out = plan;
+	return 0;
+fail:
+	mt_plan_free(plan);
+	return error;
+}
+
+/* ---- cache keys ---------------------------------------------------------- */
+
+static int data_digest(char out[KEY_LEN], const mt_config *cfg)
+{
+	const mt_data_source *srcs[2] = {&cfg->train, &cfg->test};
+	char *text = NULL;
+	size_t len = 0, cap = 0;
+	int error = 0;
+
+	/* digest of the digests of every data file, in order */
+	for (int s = 0; s < 2; s++)
+		for (size_t i = 0; i < srcs[s]->npaths; i++) {
+			void *buf = NULL;
+			size_t n = 0;
+			char d[KEY_LEN];
+			if ((error = mt_io_read_file(&buf, &n, srcs[s]->paths[i])) < 0)
+				goto cleanup;
+			error = sha1_hex(d, buf, n);
+			free(buf);
+			if (error < 0)
+				goto cleanup;
+			if (len + KEY_LEN + 2 > cap) {
+				char *grown = realloc(text, cap = cap * 2 + 256);
+				if (!grown) {
+					error = mt_error_set(MT_ENOMEM, "out of memory");
+					goto cleanup;
+				}
+				text = grown;
+			}
+			len += (size_t)snprintf(text + len, cap - len, "%s\n", d);
+		}
+	error = sha1_hex(out, text ? text : "", len);
+cleanup:
+	free(text);
+	return error;
+}
+
+/* The recipe of run `run` of a slot: a copy with the run's seed. */
+static int run_config(mt_config **out, const mt_config *base, const mt_config *orig, int run)
+{
+	int error = mt_source_config_copy(out, base);
+	if (error == 0)
+		(*out)->seed = mt_rng_derive(orig->seed, (uint64_t)run);
+	return error;
+}
+
+static int run_key(char out[KEY_LEN], const mt_config *cfg, const mt_source_mutant *mu,
+		   const char *digest, int run)
+{
+	mt_config *rc = NULL;
+	char *recipe = NULL, *text = NULL;
+	size_t n;
+	int error;
+
+	if ((error = run_config(&rc, mu ? mu->config : cfg, cfg, run)) < 0 ||
+	    (error = mt_source_recipe_text(&recipe, rc)) < 0)
+		goto cleanup;
+	n = strlen(recipe) + (mu ? strlen(mu->params) : 0) + 1024;
+	if (!(text = malloc(n))) {
+		error = mt_error_set(MT_ENOMEM, "out of memory");
+		goto cleanup;
+	}
+	snprintf(text, n,
+		 "mutorch-training 1\nmutorch %s\nlibtorch %s\nthreads %d\ndata %s\n"
+		 "format %d classes %d train_limit %lld test_limit %lld\n"
+		 "normalize %.17g %d %.17g %.17g %.17g %.17g %.17g %.17g %.17g %.17g\n"
+		 "recipe %s\nmutant %s\n",
+		 MUTORCH_VERSION, mt_shim_torch_version(), cfg->threads, digest, (int)cfg->format,
+		 cfg->num_classes, (long long)cfg->train_limit, (long long)cfg->test_limit,
+		 cfg->norm_scale, cfg->nnorm, cfg->norm_mean[0], cfg->norm_mean[1],
+		 cfg->norm_mean[2], cfg->norm_mean[3], cfg->norm_std[0], cfg->norm_std[1],
+		 cfg->norm_std[2], cfg->norm_std[3], recipe, mu ? mu->params : "original");
+	error = sha1_hex(out, text, strlen(text));
+cleanup:
+	free(text);
+	free(recipe);
+	mt_config_free(rc);
+	return error;
+}
+
+/* ---- the worker ----------------------------------------------------------- */
+
+typedef struct {
+	const mt_config *cfg;
+	const char *run_dir;
+	mt_plan *plan;
+	char digest[KEY_LEN];
+	mt_dataset *train, *test;
+	mt_tensor *tx, *ty;
+	int cached_slot;
+	mt_source_mutant *mu; /* of cached_slot */
+} worker_state;
+
+static int read_digest(char out[KEY_LEN], const char *run_dir)
+{
+	char *path = path_in(run_dir, "source-setup.json");
+	json_error_t jerr;
+	json_t *j = path ? json_load_file(path, 0, &jerr) : NULL;
+	const char *d = j ? json_string_value(json_object_get(j, "data_digest")) : NULL;
+	int error = 0;
+	if (!d || strlen(d) != KEY_LEN - 1)
+		error = mt_error_set(MT_EINVALID, "%s: missing or malformed data_digest", path ? path : run_dir);
+	else
+		memcpy(out, d, KEY_LEN);
+	json_decref(j);
+	free(path);
+	return error;
+}
+
+static int write_cache(const char *run_dir, const char *key, const mt_module *model,
+		       const int64_t *pred, int64_t n, json_t *summary)
+{
+	char name[128], *p = NULL, *text = NULL;
+	int32_t *buf = NULL;
+	int error = 0;
+
+	if (!(buf = malloc(sizeof(int32_t) * (size_t)(n ? n : 1))))
+		return mt_error_set(MT_ENOMEM, "out of memory");
+	for (int64_t i = 0; i < n; i++)
+		buf[i] = (int32_t)pred[i]; /* little-endian on every supported host */
+	snprintf(name, sizeof(name), "cache/%s.pred", key);
+	if (!(p = path_in(run_dir, name)) ||
+	    (error = mt_io_write_file_atomic(p, buf, sizeof(int32_t) * (size_t)n)) < 0)
+		goto cleanup;
+	free(p);
+	snprintf(name, sizeof(name), "cache/%s.pt", key);
+	if (!(p = path_in(run_dir, name)) || (error = mt_module_save(model, p)) < 0)
+		goto cleanup;
+	free(p);
+	/* The summary last: its presence marks a complete entry. */
+	snprintf(name, sizeof(name), "cache/%s.json", key);
+	if (!(p = path_in(run_dir, name)) || !(text = json_dumps(summary, JSON_COMPACT))) {
+		error = mt_error_set(MT_ENOMEM, "out of memory");
+		goto cleanup;
+	}
+	error = mt_io_write_file_atomic(p, text, strlen(text));
+cleanup:
+	if (!p && error == 0)
+		error = mt_error_set(MT_ENOMEM, "out of memory");
+	free(p);
+	free(text);
+	free(buf);
+	return error;
+}
+
+static json_t *train_one(worker_state *ws, size_t slot, int run)
+{
+	const mt_config *cfg = ws->cfg;
+	mt_config *rc = NULL;
+	mt_dataset *mutated = NULL, *tr = NULL, *val = NULL;
+	mt_tensor *x = NULL, *y = NULL, *vx = NULL, *vy = NULL;
+	mt_module *model = NULL;
+	mt_train_report report;
+	mt_eval_result res = {0};
+	char key[KEY_LEN];
+	json_t *rec = json_object(), *summary = NULL;
+	double t0 = now_s();
+	int error;
+
+	if (slot > 0 && (int)slot != ws->cached_slot) {
+		mt_source_mutant_free(ws->mu);
+		ws->mu = NULL;
+		ws->cached_slot = -1;
+		if ((error = apply_desc(&ws->mu, cfg, ws->train, mt_plan_at(ws->plan, slot - 1))) < 0)
+			goto fail;
+		ws->cached_slot = (int)slot;
+	}
+	{
+		const mt_source_mutant *mu = slot > 0 ? ws->mu : NULL;
+		if ((error = run_key(key, cfg, mu, ws->digest, run)) < 0 ||
+		    (error = run_config(&rc, mu ? mu->config : cfg, cfg, run)) < 0)
+			goto fail;
+		if (mu && mu->is_data &&
+		    (error = mt_source_build_train(&mutated, mu, ws->train, cfg)) < 0)
+			goto fail;
+		if ((error = mt_dataset_split(&tr, &val, mutated ? mutated : ws->train,
+					      rc->validation_split, rc->seed)) < 0 ||
+		    (error = mt_runner_tensors(&x, &y, cfg, tr)) < 0 ||
+		    (val && (error = mt_runner_tensors(&vx, &vy, cfg, val)) < 0))
+			goto fail;
+		if ((error = mt_shim_manual_seed(rc->seed)) < 0 ||
+		    (error = mt_runner_initial_model(&model, rc)) < 0)
+			goto fail;
+		error = mt_runner_train(&report, model, rc, x, y, NULL, 0, vx, vy, NULL);
+		if (error < 0 && error != MT_EDIVERGED)
+			goto fail;
+		/* A diverged run is a result: its weights are those before the
+		 * NaN step, and it is evaluated like any other. */
+		if ((error = mt_runner_evaluate(&res, model, ws->tx, mt_dataset_labels(ws->test),
+						mt_dataset_count(ws->test), cfg->num_classes,
+						cfg->eval_batch_size)) < 0)
+			goto fail;
+		summary = json_pack("{s:s, s:f, s:b, s:i, s:b, s:f, s:I, s:I}", "key", key,
+				    "accuracy", res.accuracy, "diverged", report.diverged,
+				    "epochs", report.epochs_run, "stopped_early", report.stopped_early,
+				    "seconds", now_s() - t0, "slot", (json_int_t)slot, "run", (json_int_t)run);
+		if ((error = write_cache(ws->run_dir, key, model, res.predictions, res.n, summary)) < 0)
+			goto fail;
+		json_object_set_new(rec, "status", json_string("Trained"));
+		json_object_set_new(rec, "key", json_string(key));
+		json_object_set_new(rec, "accuracy", json_real(res.accuracy));
+		json_object_set_new(rec, "diverged", json_boolean(report.diverged));
+	}
+	goto done;
+fail:
+	json_object_set_new(rec, "status", json_string("RuntimeError"));
+	json_object_set_new(rec, "reason", json_string(mt_error_last()));
+done:
+	json_object_set_new(rec, "seconds", json_real(now_s() - t0));
+	json_decref(summary);
+	mt_eval_result_dispose(&res);
+	mt_module_free(model);
+	mt_tensor_free(x);
+	mt_tensor_free(y);
+	mt_tensor_free(vx);
+	mt_tensor_free(vy);
+	mt_dataset_free(tr);
+	mt_dataset_free(val);
+	mt_dataset_free(mutated);
+	mt_config_free(rc);
+	return rec;
+}
+
+int mt_source_worker(const mt_config *cfg, const char *run_dir)
+{
+	worker_state ws;
+	char *plan_path = path_in(run_dir, "source-plan.json"), line[256];
+	int error;
+
+	memset(&ws, 0, sizeof(ws));
+	ws.cfg = cfg;
+	ws.run_dir = run_dir;
+	ws.cached_slot = -1;
+	if ((error = mt_plan_load(&ws.plan, plan_path)) < 0 ||
+	    (error = read_digest(ws.digest, run_dir)) < 0 ||
+	    (error = mt_runner_load_dataset(&ws.train, cfg, MT_SPLIT_TRAIN)) < 0 ||
+	    (error = mt_runner_load_dataset(&ws.test, cfg, MT_SPLIT_TEST)) < 0 ||
+	    (error = mt_runner_tensors(&ws.tx, &ws.ty, cfg, ws.test)) < 0)
+		goto cleanup;
+	printf("ready\n");
+	fflush(stdout);
+	while (fgets(line, sizeof(line), stdin)) {
+		size_t task = (size_t)strtoull(line, NULL, 10);
+		size_t slot = task / MT_SOURCE_RUN_STRIDE;
+		int run = (int)(task % MT_SOURCE_RUN_STRIDE);
+		json_t *rec;
+		char *text;
+		if (slot > mt_plan_count(ws.plan)) {
+			error = mt_error_set(MT_EINVALID, "worker: no slot %zu in %s", slot, plan_path);
+			goto cleanup;
+		}
+		rec = train_one(&ws, slot, run);
+		text = json_dumps(rec, JSON_COMPACT);
+		json_decref(rec);
+		if (!text) {
+			error = mt_error_set(MT_ENOMEM, "out of memory");
+			goto cleanup;
+		}
+		printf("%zu\t%s\n", task, text);
+		fflush(stdout);
+		free(text);
+	}
+cleanup:
+	mt_source_mutant_free(ws.mu);
+	mt_tensor_free(ws.tx);
+	mt_tensor_free(ws.ty);
+	mt_dataset_free(ws.train);
+	mt_dataset_free(ws.test);
+	mt_plan_free(ws.plan);
+	free(plan_path);
+	return error;
+}
+
+/* ---- the parent ----------------------------------------------------------- */
+
+typedef struct {
+	char (*keys)[KEY_LEN];   /* max_runs per slot */
+	double *acc;             /* max_runs per slot; NaN: not trained */
+	int *have;               /* runs trained per slot (a prefix) */
+	int *failed;             /* 0, or MT_MUTANT-like: 1 RuntimeError, 2 Timeout */
+	char **reason;
+	int *decided;            /* sequential: 1 once the verdict is final */
+	int *runs_used;
+	mt_stats_test *test;
+	int *killed;
+	double *p_adjusted;
+	double *fisher_p;
+	size_t nslots;
+	int max_runs;
+} slot_table;
+
+typedef struct {
+	const mt_config *cfg;
+	const char *run_dir;
+	mt_resultlog *log;
+	slot_table *st;
+	const mt_plan *plan;
+	size_t total, done, trained_now;
+	double start, last_draw;
+	const mt_source_run_options *o;
+} src_state;
+
+static int cache_lookup(double *acc, const char *run_dir, const char *key)
+{
+	char name[128], *p;
+	json_error_t jerr;
+	json_t *j;
+	snprintf(name, sizeof(name), "cache/%s.json", key);
+	if (!(p = path_in(run_dir, name)))
+		return 0;
+	j = access(p, F_OK) == 0 ? json_load_file(p, 0, &jerr) : NULL;
+	free(p);
+	if (!j)
+		return 0;
+	*acc = json_number_value(json_object_get(j, "accuracy"));
+	json_decref(j);
+	return 1;
+}
+
+static int load_predictions(int64_t *pred, const char *run_dir, const char *key, int64_t n)
+{
+	char name[128], *p;
+	void *buf = NULL;
+	size_t len = 0;
+	int error;
+	snprintf(name, sizeof(name), "cache/%s.pred", key);
+	if (!(p = path_in(run_dir, name)))
+		return mt_error_set(MT_ENOMEM, "out of memory");
+	error = mt_io_read_file(&buf, &len, p);
+	if (error == 0 && len != sizeof(int32_t) * (size_t)n)
+		error = mt_error_set(MT_EINVALID, "%s: holds %zu bytes, expected %lld predictions", p,
+				     len, (long long)n);
+	if (error == 0)
+		for (int64_t i = 0; i < n; i++)
+			pred[i] = ((int32_t *)buf)[i];
+	free(buf);
+	free(p);
+	return error;
+}
+
+static void src_progress(src_state *ss, int final)
+{
+	double t = now_s(), el = t - ss->start;
+	double eta = ss->done ? el / (double)ss->done * (double)(ss->total - ss->done) : 0;
+	if (!ss->o->progress || !ss->total)
+		return;
+	if (ss->o->progress_tty) {
+		if (!final && t - ss->last_draw < 0.2)
+			return;
+		fprintf(ss->o->progress, "\rtrainings %zu/%zu  %.0fs elapsed  ETA %.0fs \033[K%s",
+			ss->done, ss->total, el, eta, final ? "\n" : "");
+	} else {
+		size_t step = ss->total / 10 ? ss->total / 10 : 1;
+		if (!final && ss->done % step)
+			return;
+		fprintf(ss->o->progress, "trainings %zu/%zu  %.0fs elapsed  ETA %.0fs\n",
+			ss->done, ss->total, el, eta);
+	}
+	ss->last_draw = t;
+	fflush(ss->o->progress);
+}
+
+static int src_record(src_state *ss, size_t task, json_t *rec)
+{
+	size_t slot = task / MT_SOURCE_RUN_STRIDE;
+	int run = (int)(task % MT_SOURCE_RUN_STRIDE), error;
+	const char *status = json_string_value(json_object_get(rec, "status"));
+	slot_table *st = ss->st;
+
+	json_object_set_new(rec, "slot", json_integer((json_int_t)slot));
+	json_object_set_new(rec, "run", json_integer(run));
+	json_object_set_new(rec, "id", json_string(slot ? mt_plan_at(ss->plan, slot - 1)->id : "original"));
+	if ((error = mt_resultlog_append(ss->log, rec)) < 0)
+		return error;
+	ss->done++;
+	if (status && !strcmp(status, "Trained")) {
+		st->acc[slot * (size_t)st->max_runs + (size_t)run] = json_number_value(json_object_get(rec, "accuracy"));
+		ss->trained_now++;
+	} else if (!st->failed[slot]) {
+		st->failed[slot] = status && !strcmp(status, "Timeout") ? 2 : 1;
+		free(st->reason[slot]);
+		st->reason[slot] = strdup(json_string_value(json_object_get(rec, "reason")) ?
+					  json_string_value(json_object_get(rec, "reason")) : "failed");
+	}
+	src_progress(ss, 0);
+	return 0;
+}
+
+static int src_on_result(void *ctx, size_t task, const char *payload)
+{
+	json_error_t jerr;
+	json_t *rec = json_loads(payload, 0, &jerr);
+	int error;
+	if (!rec)
+		return mt_error_set(MT_ERROR, "worker sent a malformed result for task %zu: %s", task, jerr.text);
+	error = src_record(ctx, task, rec);
+	json_decref(rec);
+	return error;
+}
+
+static int src_on_failure(void *ctx, size_t task, mt_pool_failure kind, const char *reason)
+{
+	json_t *rec = json_pack("{s:s, s:s}", "status", kind == MT_POOL_TIMEOUT ? "Timeout" : "RuntimeError",
+				"reason", reason);
+	int error = src_record(ctx, task, rec);
+	json_decref(rec);
+	return error;
+}
+
+/* Train whatever of runs [0, need[slot]) is not cached. */
+static int train_missing(src_state *ss, const int *need)
+{
+	slot_table *st = ss->st;
+	size_t *tasks = NULL, ntasks = 0;
+	int error = 0;
+
+	if (!(tasks = malloc(sizeof(size_t) * st->nslots * (size_t)st->max_runs + 1)))
+		return mt_error_set(MT_ENOMEM, "out of memory");
+	for (size_t s = 0; s < st->nslots; s++) {
+		if (st->failed[s])
+			continue;
+		for (int r = 0; r < need[s]; r++) {
+			double *a = &st->acc[s * (size_t)st->max_runs + (size_t)r];
+			if (isnan(*a) && !cache_lookup(a, ss->run_dir, st->keys[s * (size_t)st->max_runs + (size_t)r]))
+				tasks[ntasks++] = s * MT_SOURCE_RUN_STRIDE + (size_t)r;
+		}
+	}
+	if (ntasks > 0) {
+		const mt_source_run_options *o = ss->o;
+		char *argv[] = {(char *)o->self_exe, "worker", (char *)o->config_path, "--run-dir",
+				(char *)ss->run_dir, "--source", NULL};
+		mt_pool_options po;
+		memset(&po, 0, sizeof(po));
+		po.argv = argv;
+		po.jobs = o->jobs;
+		po.task_timeout = o->timeout;
+		po.startup_timeout = 600;
+		po.on_result = src_on_result;
+		po.on_failure = src_on_failure;
+		po.ctx = ss;
+		ss->total += ntasks;
+		error = mt_pool_run(&po, tasks, ntasks);
+		src_progress(ss, 1);
+	}
+	free(tasks);
+	return error;
+}
+
+static void slot_table_free(slot_table *st)
+{
+	if (!st)
+		return;
+	for (size_t s = 0; s < st->nslots; s++)
+		free(st->reason[s]);
+	free(st->keys);
+	free(st->acc);
+	free(st->have);
+	free(st->failed);
+	free(st->reason);
+	free(st->decided);
+	free(st->runs_used);
+	free(st->test);
+	free(st->killed);
+	free(st->p_adjusted);
+	free(st->fisher_p);
+	free(st);
+}
+
+static int slot_table_new(slot_table **out, size_t nslots, int max_runs)
+{
+	slot_table *st = calloc(1, sizeof(*st));
+	size_t cells = nslots * (size_t)max_runs;
+	*out = NULL;
+	if (!st)
+		return mt_error_set(MT_ENOMEM, "out of memory");
+	st->nslots = nslots;
+	st->max_runs = max_runs;
+	st->keys = calloc(cells, KEY_LEN);
+	st->acc = malloc(sizeof(double) * cells);
+	st->have = calloc(nslots, sizeof(int));
+	st->failed = calloc(nslots, sizeof(int));
+	st->reason = calloc(nslots, sizeof(char *));
+	st->decided = calloc(nslots, sizeof(int));
+	st->runs_used = calloc(nslots, sizeof(int));
+	st->test = calloc(nslots, sizeof(mt_stats_test));
+	st->killed = calloc(nslots, sizeof(int));
+	st->p_adjusted = calloc(nslots, sizeof(double));
+	st->fisher_p = calloc(nslots, sizeof(double));
+	if (!st->keys || !st->acc || !st->have || !st->failed || !st->reason || !st->decided ||
+	    !st->runs_used || !st->test || !st->killed || !st->p_adjusted || !st->fisher_p) {
+		slot_table_free(st);
+		return mt_error_set(MT_ENOMEM, "out of memory");
+	}
+	for (size_t i = 0; i < cells; i++)
+		st->acc[i] = NAN;
+	*out = st;
+	return 0;
+}
+
+static const char *verdict_name(const slot_table *st, size_t s)
+{
+	if (st->failed[s] == 2)
+		return "Timeout";
+	if (st->failed[s])
+		return "RuntimeError";
+	return st->killed[s] ? "Killed" : "Survived";
+}
+
+static double mean_sd(double *sd, const double *a, int n)
+{
+	double m = 0, v = 0;
+	for (int i = 0; i < n; i++)
+		m += a[i];
+	m = n ? m / n : NAN;
+	for (int i = 0; i < n; i++)
+		v += (a[i] - m) * (a[i] - m);
+	*sd = n > 1 ? sqrt(v / (n - 1)) : 0;
+	return m;
+}
+
+static json_t *num(double v)
+{
+	return isfinite(v) ? json_real(v) : json_null();
+}
+
+int mt_source_run(const mt_config *cfg, const mt_source_run_options *o)
+{
+	const char *dir = o->run_dir ? o->run_dir : cfg->run_dir;
+	mt_dataset *train = NULL, *test = NULL;
+	mt_plan *plan = NULL, *old = NULL;
+	mt_source_mutant **mus = NULL;
+	slot_table *st = NULL;
+	mt_stats_sequential *design = NULL;
+	src_state ss;
+	json_t *records = NULL, *report = NULL, *rows = NULL;
+	char *plan_path = NULL, *log_path = NULL, *setup_path = NULL, digest[KEY_LEN];
+	int *need = NULL, max_runs, error;
+	size_t nslots, nmut;
+	int64_t n_test;
+	int64_t *orig_pred = NULL, *mut_pred = NULL;
+	uint8_t **kills = NULL;
+	double *kp = NULL, *pvals = NULL;
+	FILE *out = o->out ? o->out : stdout;
+
+	memset(&ss, 0, sizeof(ss));
+	if (!(plan_path = path_in(dir, "source-plan.json")) ||
+	    !(log_path = path_in(dir, "source-results.jsonl")) ||
+	    !(setup_path = path_in(dir, "source-setup.json"))) {
+		error = mt_error_set(MT_ENOMEM, "out of memory");
+		goto cleanup;
+	}
+	{
+		char *cache = path_in(dir, "cache");
+		error = cache ? mt_io_mkdirs(cache) : mt_error_set(MT_ENOMEM, "out of memory");
+		free(cache);
+		if (error < 0)
+			goto cleanup;
+	}
+	if (o->force) {
+		unlink(plan_path);
+		unlink(log_path);
+	}
+	if ((error = mt_runner_load_dataset(&train, cfg, MT_SPLIT_TRAIN)) < 0 ||
+	    (error = mt_runner_load_dataset(&test, cfg, MT_SPLIT_TEST)) < 0 ||
+	    (error = mt_source_plan(&plan, cfg, train)) < 0)
+		goto cleanup;
+	if (access(plan_path, F_OK) == 0) {
+		if ((error = mt_plan_load(&old, plan_path)) < 0)
+			goto cleanup;
+		if (strcmp(mt_plan_digest(old), mt_plan_digest(plan)) != 0) {
+			error = mt_error_set(MT_EINVALID, "%s holds the source-level results of a different plan (the config's mutation section changed); run with --force to start over (trained runs stay cached), or choose another run directory", dir);
+			goto cleanup;
+		}
+	} else if ((error = mt_plan_save(plan, plan_path)) < 0) {
+		goto cleanup;
+	}
+	if ((error = data_digest(digest, cfg)) < 0)
+		goto cleanup;
+	{
+		json_t *setup = json_pack("{s:s}", "data_digest", digest);
+		char *text = json_dumps(setup, JSON_COMPACT);
+		json_decref(setup);
+		error = text ? mt_io_write_file_atomic(setup_path, text, strlen(text))
+			     : mt_error_set(MT_ENOMEM, "out of memory");
+		free(text);
+		if (error < 0)
+			goto cleanup;
+	}
+
+	nmut = mt_plan_count(plan);
+	nslots = nmut + 1;
+	max_runs = cfg->src_sequential ? cfg->src_max_runs : cfg->src_runs;
+	if (max_runs >= MT_SOURCE_RUN_STRIDE) {
+		error = mt_error_set(MT_EINVALID, "%s: at most %d runs per mutant", cfg->path, MT_SOURCE_RUN_STRIDE - 1);
+		goto cleanup;
+	}
+	if ((error = slot_table_new(&st, nslots, max_runs)) < 0)
+		goto cleanup;
+	if (!(mus = calloc(nslots, sizeof(*mus))) || !(need = calloc(nslots, sizeof(int)))) {
+		error = mt_error_set(MT_ENOMEM, "out of memory");
+		goto cleanup;
+	}
+	for (size_t s = 0; s < nslots; s++) {
+		if (s > 0 && (error = apply_desc(&mus[s], cfg, train, mt_plan_at(plan, s - 1))) < 0)
+			goto cleanup;
+		for (int r = 0; r < max_runs; r++)
+			if ((error = run_key(st->keys[s * (size_t)max_runs + (size_t)r], cfg, mus[s], digest, r)) < 0)
+				goto cleanup;
+	}
+	if ((error = mt_resultlog_open(&ss.log, &records, log_path)) < 0)
+		goto cleanup;
+	ss.cfg = cfg;
+	ss.run_dir = dir;
+	ss.st = st;
+	ss.plan = plan;
+	ss.o = o;
+	ss.start = now_s();
+	if (o->progress)
+		fprintf(o->progress, "%zu source-level mutants planned; %s, %d runs%s each, rule %s; results in %s\n",
+			nmut, cfg->src_sequential ? "sequential design" : "fixed design", max_runs,
+			cfg->src_sequential ? " at most" : "",
+			(const char *[]){"deepcrime", "welch", "mannwhitney", "fisher"}[cfg->src_rule], dir);
+
+	if (!cfg->src_sequential) {
+		for (size_t s = 0; s < nslots; s++)
+			need[s] = max_runs;
+		if ((error = train_missing(&ss, need)) < 0)
+			goto cleanup;
+		for (size_t s = 0; s < nslots; s++)
+			st->runs_used[s] = max_runs;
+	} else {
+		mt_stats_sequential_options so;
+		mt_stats_sequential_options_init(&so);
+		so.n_max = (size_t)max_runs;
+		so.alpha = cfg->src_alpha;
+		so.effect = cfg->src_effect;
+		if (so.n_first > so.n_max)
+			so.n_first = so.n_max;
+		if ((error = mt_stats_sequential_new(&design, &so)) < 0)
+			goto cleanup;
+		for (size_t k = 0; k < mt_stats_sequential_looks(design); k++) {
+			int n_k = (int)mt_stats_sequential_look_n(design, k), any = 0;
+			need[0] = n_k;
+			for (size_t s = 1; s < nslots; s++) {
+				need[s] = st->decided[s] || st->failed[s] ? st->runs_used[s] : n_k;
+				any |= !st->decided[s] && !st->failed[s];
+			}
+			if (!any)
+				break;
+			if ((error = train_missing(&ss, need)) < 0)
+				goto cleanup;
+			if (st->failed[0]) {
+				error = mt_error_set(MT_ERROR, "training the original failed: %s", st->reason[0]);
+				goto cleanup;
+			}
+			for (size_t s = 1; s < nslots; s++) {
+				mt_stats_sequential_result sr;
+				if (st->decided[s] || st->failed[s])
+					continue;
+				if ((error = mt_stats_sequential_decide(&sr, design, st->acc,
+									&st->acc[s * (size_t)max_runs], (size_t)n_k)) < 0)
+					goto cleanup;
+				st->runs_used[s] = n_k;
+				st->test[s] = sr.test;
+				st->p_adjusted[s] = sr.test.p_worse;
+				if (sr.verdict != MT_STATS_CONTINUE) {
+					st->decided[s] = 1;
+					st->killed[s] = sr.verdict == MT_STATS_KILLED;
+				}
+			}
+		}
+		st->runs_used[0] = 0;
+		for (size_t s = 1; s < nslots; s++)
+			if (st->runs_used[s] > st->runs_used[0])
+				st->runs_used[0] = st->runs_used[s];
+	}
+	if (st->failed[0]) {
+		error = mt_error_set(MT_ERROR, "training the original failed: %s", st->reason[0]);
+		goto cleanup;
+	}
+
+	/* Per-input kill probabilities (and the Fisher rule) from predictions. */
+	n_test = mt_dataset_count(test);
+	{
+		int n_pairs = st->runs_used[0];
+		orig_pred = malloc(sizeof(int64_t) * (size_t)n_test * (size_t)max_runs);
+		mut_pred = malloc(sizeof(int64_t) * (size_t)n_test * (size_t)max_runs);
+		kills = calloc(nslots, sizeof(uint8_t *));
+		kp = malloc(sizeof(double) * (size_t)n_test);
+		pvals = malloc(sizeof(double) * nslots);
+		if (!orig_pred || !mut_pred || !kills || !kp || !pvals) {
+			error = mt_error_set(MT_ENOMEM, "out of memory");
+			goto cleanup;
+		}
+		for (int r = 0; r < n_pairs; r++)
+			if ((error = load_predictions(orig_pred + (size_t)r * (size_t)n_test, dir,
+						      st->keys[r], n_test)) < 0)
+				goto cleanup;
+		(void)n_pairs;
+	}
+	report = json_object();
+	rows = json_array();
+	for (size_t s = 1; s < nslots; s++) {
+		const mt_mutant_desc *d = mt_plan_at(plan, s - 1);
+		int n = st->runs_used[s];
+		double sd_o, sd_m, mean_o, mean_m, mean_kp = NAN;
+		json_t *row;
+
+		if (!st->failed[s]) {
+			for (int r = 0; r < n; r++)
+				if ((error = load_predictions(mut_pred + (size_t)r * (size_t)n_test, dir,
+							      st->keys[s * (size_t)max_runs + (size_t)r], n_test)) < 0)
+					goto cleanup;
+			if (!(kills[s] = malloc((size_t)n * (size_t)n_test))) {
+				error = mt_error_set(MT_ENOMEM, "out of memory");
+				goto cleanup;
+			}
+			mt_stats_kills(kills[s], orig_pred, mut_pred, mt_dataset_labels(test), (size_t)n,
+				       (size_t)n_test);
+			mean_kp = mt_stats_kill_probabilities(kp, kills[s], (size_t)n, (size_t)n_test);
+			if (!cfg->src_sequential) {
+				if (cfg->src_rule == MT_SRC_RULE_FISHER) {
+					mt_stats_fisher_verdict fv;
+					if ((error = mt_stats_fisher_inputs(&fv, NULL, orig_pred, mut_pred,
+									    mt_dataset_labels(test), (size_t)n,
+									    (size_t)n_test, cfg->src_alpha,
+									    MT_STATS_HOLM)) < 0)
+						goto cleanup;
+					st->fisher_p[s] = fv.min_adjusted_p;
+					mt_stats_welch_test(&st->test[s], st->acc, (size_t)n,
+							    &st->acc[s * (size_t)max_runs], (size_t)n);
+				} else {
+					mt_stats_rule rule = cfg->src_rule == MT_SRC_RULE_WELCH ? MT_STATS_WELCH
+							   : cfg->src_rule == MT_SRC_RULE_MANNWHITNEY ? MT_STATS_MANNWHITNEY
+							   : MT_STATS_DEEPCRIME;
+					if ((error = mt_stats_decide(&st->test[s], rule, st->acc,
+								     &st->acc[s * (size_t)max_runs], (size_t)n,
+								     cfg->src_alpha, cfg->src_effect)) < 0)
+						goto cleanup;
+				}
+			}
+		}
+		mean_o = mean_sd(&sd_o, st->acc, n);
+		mean_m = mean_sd(&sd_m, &st->acc[s * (size_t)max_runs], n);
+		row = json_pack("{s:s, s:s, s:s, s:s, s:i, s:o, s:o, s:o, s:o, s:o}",
+				"id", d->id, "operator", d->op, "target", d->target, "params", d->params,
+				"runs", n, "original_mean", num(mean_o), "original_sd", num(sd_o),
+				"mutant_mean", num(mean_m), "mutant_sd", num(sd_m),
+				"mean_kill_probability", num(mean_kp));
+		if (st->failed[s])
+			json_object_set_new(row, "reason", json_string(st->reason[s] ? st->reason[s] : ""));
+		else
+			json_object_set_new(row, "trivial", json_boolean(mt_stats_is_trivial(mean_kp)));
+		json_array_append_new(rows, row);
+	}
+	/* Verdicts of the fixed design: p-values corrected across mutants. */
+	if (!cfg->src_sequential) {
+		size_t m = 0;
+		for (size_t s = 1; s < nslots; s++)
+			if (!st->failed[s])
+				pvals[m++] = cfg->src_rule == MT_SRC_RULE_FISHER ? st->fisher_p[s] : st->test[s].p_value;
+		if (m && (error = mt_stats_adjust(pvals, pvals, m,
+						  cfg->src_correction == 1 ? MT_STATS_HOLM :
+						  cfg->src_correction == 2 ? MT_STATS_BH : MT_STATS_NONE)) < 0)
+			goto cleanup;
+		m = 0;
+		for (size_t s = 1; s < nslots; s++) {
+			if (st->failed[s])
+				continue;
+			st->p_adjusted[s] = pvals[m++];
+			st->killed[s] = st->p_adjusted[s] < cfg->src_alpha &&
+				(cfg->src_rule == MT_SRC_RULE_FISHER || st->test[s].effect_size >= cfg->src_effect);
+		}
+	}
+	/* Redundancy by subsumption over the runs every evaluated mutant has. */
+	{
+		uint8_t *redundant = calloc(nslots, 1);
+		const uint8_t **kl = calloc(nslots, sizeof(*kl));
+		size_t *idx = calloc(nslots, sizeof(size_t)), nk = 0, nred = 0;
+		int n_common = max_runs;
+		if (!redundant || !kl || !idx) {
+			free(redundant);
+			free(kl);
+			free(idx);
+			error = mt_error_set(MT_ENOMEM, "out of memory");
+			goto cleanup;
+		}
+		for (size_t s = 1; s < nslots; s++)
+			if (kills[s] && st->runs_used[s] < n_common)
+				n_common = st->runs_used[s];
+		for (size_t s = 1; s < nslots; s++)
+			if (kills[s]) {
+				kl[nk] = kills[s]; /* the first n_common runs are a prefix */
+				idx[nk++] = s;
+			}
+		if (nk > 0)
+			error = mt_stats_redundant(redundant, &nred, kl, nk, (size_t)n_common,
+						   (size_t)n_test, cfg->src_alpha);
+		for (size_t k = 0; k < nk && error == 0; k++)
+			json_object_set_new(json_array_get(rows, idx[k] - 1), "redundant",
+					    json_boolean(redundant[k]));
+		free(redundant);
+		free(kl);
+		free(idx);
+		if (error < 0)
+			goto cleanup;
+	}
+
+	/* Report. */
+	{
+		size_t killed = 0, survived = 0, errors = 0, used = (size_t)st->runs_used[0];
+		size_t fixed = nslots * (size_t)max_runs;
+		for (size_t s = 1; s < nslots; s++) {
+			json_t *row = json_array_get(rows, s - 1);
+			json_object_set_new(row, "status", json_string(verdict_name(st, s)));
+			if (!st->failed[s]) {
+				json_object_set_new(row, "p_value", num(cfg->src_sequential ? st->test[s].p_worse :
+								      cfg->src_rule == MT_SRC_RULE_FISHER ? st->fisher_p[s] :
+								      st->test[s].p_value));
+				json_object_set_new(row, "p_adjusted", num(st->p_adjusted[s]));
+				json_object_set_new(row, "effect_size", num(st->test[s].effect_size));
+			}
+			killed += !st->failed[s] && st->killed[s];
+			survived += !st->failed[s] && !st->killed[s];
+			errors += st->failed[s] != 0;
+			used += (size_t)st->runs_used[s];
+		}
+		json_object_set_new(report, "level", json_string("source"));
+		json_object_set_new(report, "mutants", json_integer((json_int_t)nmut));
+		json_object_set_new(report, "killed", json_integer((json_int_t)killed));
+		json_object_set_new(report, "survived", json_integer((json_int_t)survived));
+		json_object_set_new(report, "errors", json_integer((json_int_t)errors));
+		json_object_set_new(report, "mutation_score", num(killed + survived ? (double)killed / (double)(killed + survived) : NAN));
+		json_object_set_new(report, "rule", json_string((const char *[]){"deepcrime", "welch", "mannwhitney", "fisher"}[cfg->src_rule]));
+		json_object_set_new(report, "sequential", json_boolean(cfg->src_sequential));
+		json_object_set_new(report, "alpha", json_real(cfg->src_alpha));
+		json_object_set_new(report, "effect_size", json_real(cfg->src_effect));
+		json_object_set_new(report, "correction", json_string((const char *[]){"none", "holm", "bh"}[cfg->src_correction]));
+		json_object_set_new(report, "original_runs", json_integer(st->runs_used[0]));
+		json_object_set_new(report, "trainings_used", json_integer((json_int_t)used));
+		json_object_set_new(report, "trainings_fixed_design", json_integer((json_int_t)fixed));
+		json_object_set_new(report, "trainings_saved", json_integer((json_int_t)(fixed - used)));
+		json_object_set_new(report, "trainings_this_invocation", json_integer((json_int_t)ss.trained_now));
+		if (cfg->src_sequential || cfg->src_rule != MT_SRC_RULE_FISHER) {
+			double power = mt_stats_t_power((double)max_runs, cfg->src_effect, cfg->src_alpha);
+			json_object_set_new(report, "power_at_effect_size", num(power));
+		}
+		json_object_set_new(report, "seed", json_integer((json_int_t)cfg->seed));
+		json_object_set_new(report, "threads", json_integer(cfg->threads));
+		json_object_set_new(report, "torch_version", json_string(mt_shim_torch_version()));
+		json_object_set_new(report, "mutorch_version", json_string(MUTORCH_VERSION));
+		json_object_set_new(report, "mutants_detail", rows);
+		rows = NULL;
+		{
+			char *rp = path_in(dir, "source-report.json");
+			char *text = json_dumps(report, JSON_INDENT(1));
+			error = rp && text ? mt_io_write_file_atomic(rp, text, strlen(text))
+					   : mt_error_set(MT_ENOMEM, "out of memory");
+			free(rp);
+			free(text);
+			if (error < 0)
+				goto cleanup;
+		}
+		/* Runs CSV: every accuracy the verdicts used. */
+		{
+			char *rp = path_in(dir, "source-runs.csv");
+			FILE *f = rp ? fopen(rp, "w") : NULL;
+			if (!f) {
+				error = mt_error_set(MT_EIO, "%s: cannot create", rp ? rp : dir);
+				free(rp);
+				goto cleanup;
+			}
+			fprintf(f, "id,run,accuracy,key\n");
+			for (size_t s = 0; s < nslots; s++)
+				for (int r = 0; r < st->runs_used[s]; r++)
+					fprintf(f, "%s,%d,%.17g,%s\n", s ? mt_plan_at(plan, s - 1)->id : "original",
+						r, st->acc[s * (size_t)max_runs + (size_t)r],
+						st->keys[s * (size_t)max_runs + (size_t)r]);
+			fclose(f);
+			free(rp);
+		}
+		/* Kill probabilities CSV: one row per mutant, one column per input. */
+		{
+			char *rp = path_in(dir, "source-kill-probabilities.csv");
+			FILE *f = rp ? fopen(rp, "w") : NULL;
+			if (!f) {
+				error = mt_error_set(MT_EIO, "%s: cannot create", rp ? rp : dir);
+				free(rp);
+				goto cleanup;
+			}
+			fprintf(f, "id");
+			for (int64_t t = 0; t < n_test; t++)
+				fprintf(f, ",t%lld", (long long)t);
+			fputc('\n', f);
+			for (size_t s = 1; s < nslots; s++) {
+				if (!kills[s])
+					continue;
+				mt_stats_kill_probabilities(kp, kills[s], (size_t)st->runs_used[s], (size_t)n_test);
+				fprintf(f, "%s", mt_plan_at(plan, s - 1)->id);
+				for (int64_t t = 0; t < n_test; t++)
+					fprintf(f, ",%.4g", kp[t]);
+				fputc('\n', f);
+			}
+			fclose(f);
+			free(rp);
+		}
+		/* Stryker schema: the recipe is the mutated artefact. */
+		{
+			json_t *mutants = json_array(), *root;
+			char *rp = path_in(dir, "source-stryker.json"), *text;
+			for (size_t s = 1; s < nslots; s++) {
+				const mt_mutant_desc *d = mt_plan_at(plan, s - 1);
+				json_t *m = json_pack("{s:s, s:s, s:s, s:{s:{s:i, s:i}, s:{s:i, s:i}}, s:s}",
+						      "id", d->id, "mutatorName", d->op, "replacement", d->params,
+						      "location", "start", "line", (int)s, "column", 1,
+						      "end", "line", (int)s, "column", 2,
+						      "status", verdict_name(st, s));
+				json_array_append_new(mutants, m);
+			}
+			root = json_pack("{s:s, s:{s:i, s:i}, s:{s:{s:s, s:s, s:o}}}", "schemaVersion", "1",
+					 "thresholds", "high", 80, "low", 60, "files",
+					 cfg->path, "language", "yaml", "source", "",
+					 "mutants", mutants);
+			{
+				/* The source: one line per mutant so that locations point somewhere. */
+				size_t len = 0;
+				char *src = NULL;
+				for (size_t s = 1; s < nslots; s++)
+					len += strlen(mt_plan_at(plan, s - 1)->params) + 1;
+				if ((src = malloc(len + 1))) {
+					char *p = src;
+					for (size_t s = 1; s < nslots; s++)
+						p += sprintf(p, "%s\n", mt_plan_at(plan, s - 1)->params);
+					*p = '\0';
+					json_object_set_new(json_object_get(json_object_get(root, "files"), cfg->path),
+							    "source", json_string(src));
+					free(src);
+				}
+			}
+			text = json_dumps(root, JSON_INDENT(1));
+			json_decref(root);
+			error = rp && text ? mt_io_write_file_atomic(rp, text, strlen(text))
+					   : mt_error_set(MT_ENOMEM, "out of memory");
+			free(rp);
+			free(text);
+			if (error < 0)
+				goto cleanup;
+		}
+		if (o->json_out) {
+			if (!(*o->json_out = json_dumps(report, JSON_COMPACT))) {
+				error = mt_error_set(MT_ENOMEM, "out of memory");
+				goto cleanup;
+			}
+		} else if (o->json) {
+			json_dumpf(report, out, JSON_COMPACT);
+			fputc('\n', out);
+		} else {
+			fprintf(out, "source level: %zu mutants, %zu killed, %zu survived, %zu errors; rule %s, alpha %g, effect size %g%s\n",
+				nmut, killed, survived, errors,
+				(const char *[]){"deepcrime", "welch", "mannwhitney", "fisher"}[cfg->src_rule],
+				cfg->src_alpha, cfg->src_effect, cfg->src_sequential ? ", sequential" : "");
+			fprintf(out, "trainings: %zu used (%zu with a fixed %d-run design, %zu saved), %zu trained now\n",
+				used, fixed, max_runs, fixed - used, ss.trained_now);
+			{
+				double sd_orig, mean_orig = mean_sd(&sd_orig, st->acc, st->runs_used[0]);
+				fprintf(out, "original: %d runs, accuracy %.4f +- %.4f\n\n", st->runs_used[0],
+					mean_orig, sd_orig);
+			}
+			fprintf(out, "%-28s %-13s runs  %-16s %9s %7s %s\n", "mutant", "status", "accuracy",
+				"p", "d", "notes");
+			for (size_t s = 1; s < nslots; s++) {
+				json_t *row = json_array_get(json_object_get(report, "mutants_detail"), s - 1);
+				double sd;
+				double m = mean_sd(&sd, &st->acc[s * (size_t)max_runs], st->runs_used[s]);
+				fprintf(out, "%-28s %-13s %4d  %.4f +- %.4f %9.2g %7.2f %s%s\n",
+					mt_plan_at(plan, s - 1)->id, verdict_name(st, s), st->runs_used[s], m, sd,
+					st->p_adjusted[s], st->test[s].effect_size,
+					json_is_true(json_object_get(row, "trivial")) ? "trivial " : "",
+					json_is_true(json_object_get(row, "redundant")) ? "redundant" : "");
+			}
+			if (killed + survived)
+				fprintf(out, "\nmutation score (killed / (killed + survived)): %.2f%%\n",
+					100.0 * (double)killed / (double)(killed + survived));
+			else
+				fprintf(out, "\nmutation score (killed / (killed + survived)): -\n");
+		}
+	}
+cleanup:
+	if (mus)
+		for (size_t s = 0; s < (st ? st->nslots : 0); s++)
+			mt_source_mutant_free(mus[s]);
+	if (kills)
+		for (size_t s = 0; s < (st ? st->nslots : 0); s++)
+			free(kills[s]);
+	free(kills);
+	free(mus);
+	free(need);
+	free(kp);
+	free(pvals);
+	free(orig_pred);
+	free(mut_pred);
+	json_decref(rows);
+	json_decref(report);
+	json_decref(records);
+	mt_resultlog_free(ss.log);
+	mt_stats_sequential_free(design);
+	slot_table_free(st);
+	mt_plan_free(plan);
+	mt_plan_free(old);
+	mt_dataset_free(train);
+	mt_dataset_free(test);
+	free(plan_path);
+	free(log_path);
+	free(setup_path);
+	return error;
+}
