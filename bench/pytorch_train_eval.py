@@ -2,7 +2,8 @@
 """The PyTorch side of bench/train_eval.sh: the same LeNet-5, recipe, data,
 normalisation and thread count as bench/lenet5.yml, as a plain PyTorch loop
 (tensors in memory, a shuffled index per epoch, index_select batches).
-Prints one JSON line: train and eval samples/s."""
+Prints one JSON line: train and eval samples/s.
+Usage: pytorch_train_eval.py THREADS EPOCHS BATCH TRAIN_LIMIT [lenet|mlp]"""
 import gzip
 import json
 import sys
@@ -42,8 +43,14 @@ class LeNet5(nn.Module):
         return self.fc3(x)
 
 
+def mlp():
+    # flatten linear(784,128) relu linear(128,10), as in source-quick.yml
+    return nn.Sequential(nn.Flatten(), nn.Linear(784, 128), nn.ReLU(), nn.Linear(128, 10))
+
+
 def main():
     threads, epochs, batch, train_limit = (int(a) for a in sys.argv[1:5])
+    arch = sys.argv[5] if len(sys.argv) > 5 else "lenet"
     torch.set_num_threads(threads)
     torch.manual_seed(42)
     xtr = torch.from_numpy(read_idx(f"{DATA}/train-images-idx3-ubyte.gz")[:train_limit].copy())
@@ -53,7 +60,7 @@ def main():
     xte = xte.unsqueeze(1).float().div(255.0).sub(0.2860).div(0.3530)
     yte = torch.from_numpy(read_idx(f"{DATA}/t10k-labels-idx1-ubyte.gz").astype(np.int64))
 
-    model = LeNet5()
+    model = LeNet5() if arch == "lenet" else mlp()
     opt = torch.optim.Adam(model.parameters(), lr=1e-3)
     model.train()
     n = len(xtr)

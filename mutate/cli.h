@@ -37,6 +37,8 @@ int cmd_mutants(int argc, char **argv);
 int cmd_operators(int argc, char **argv);
 int cmd_export_mutant(int argc, char **argv);
 int cmd_worker(int argc, char **argv);
+int cmd_false_kill(int argc, char **argv);
+int cmd_search(int argc, char **argv);
 int cmd_ci(int argc, char **argv);
 int cmd_hook(int argc, char **argv);
 

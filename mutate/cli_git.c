@@ -15,6 +15,7 @@
 #include "mutorch/error.h"
 #include "mutorch/io.h"
 #include "mutorch/shim.h"
+#include "mutorch/source.h"
 
 static int oom(void)
 {
@@ -300,6 +301,59 @@ static void config_text(text_buf *tb, const mt_config *cfg)
 	}
 }
 
+/* Source-level results depend on the training recipe, the source sections,
+ * the train and test sets' content and the versions. The recipe text is
+ * taken from a copy whose model path is replaced by the model's blob id:
+ * the exported path differs between commits, the content may not. */
+static int compute_source_key(cli_rev *rev, const char *config_digest)
+{
+	const mt_config *cfg = rev->cfg;
+	mt_config *copy = NULL;
+	char *recipe = NULL;
+	text_buf key = {0};
+	int error;
+
+	if ((error = mt_config_copy(&copy, cfg)) < 0)
+		return error;
+	if (copy->torchscript) {
+		free(copy->torchscript);
+		copy->torchscript = NULL;
+		for (size_t i = 0; i < rev->ninputs; i++)
+			if (rev->inputs[i].role == CLI_INPUT_MODEL && !(copy->torchscript = strdup(rev->inputs[i].hash))) {
+				error = oom();
+				goto cleanup;
+			}
+	}
+	if ((error = mt_source_recipe_text(&recipe, copy)) < 0)
+		goto cleanup;
+	tb_printf(&key, "mutorch source-level key 1\nmutorch %s\ntorch %s\nconfig %s\nrecipe %s\n",
+		  MUTORCH_VERSION, mt_shim_torch_version(), config_digest, recipe);
+	tb_printf(&key, "train_limit %lld\nsource runs=%d rule=%d alpha=%.17g effect=%.17g correction=%d "
+		  "sequential=%d max_runs=%d\n", (long long)cfg->train_limit, cfg->src_runs, cfg->src_rule,
+		  cfg->src_alpha, cfg->src_effect, cfg->src_correction, cfg->src_sequential, cfg->src_max_runs);
+	for (size_t i = 0; i < cfg->nsource_level; i++) {
+		const mt_config_mutation *m = &cfg->source_level[i];
+		tb_printf(&key, "source_level %s", m->op);
+		for (size_t j = 0; j < m->nparams; j++)
+			tb_printf(&key, " %s=%s", m->params[j].key, m->params[j].value);
+		tb_printf(&key, "\n");
+	}
+	for (size_t i = 0; i < rev->ninputs; i++)
+		if (rev->inputs[i].role != CLI_INPUT_CONFIG)
+			tb_printf(&key, "%s %s\n", cli_input_role_name(rev->inputs[i].role),
+				  rev->inputs[i].hash[0] ? rev->inputs[i].hash : "-");
+	if (key.failed) {
+		error = oom();
+		goto cleanup;
+	}
+	error = mt_git_hash_buffer(rev->source_key, key.buf, key.len);
+cleanup:
+	free(recipe);
+	free(key.buf);
+	mt_config_free(copy);
+	return error;
+}
+
 static int compute_keys(cli_rev *rev)
 {
 	text_buf cfgt = {0}, key = {0};
@@ -321,7 +375,10 @@ static int compute_keys(cli_rev *rev)
 		error = oom();
 		goto cleanup;
 	}
-	error = mt_git_hash_buffer(rev->model_key, key.buf, key.len);
+	if ((error = mt_git_hash_buffer(rev->model_key, key.buf, key.len)) < 0)
+		goto cleanup;
+	if (rev->cfg->nsource_level > 0)
+		error = compute_source_key(rev, rev->config_digest);
 cleanup:
 	free(cfgt.buf);
 	free(key.buf);
@@ -378,14 +435,19 @@ int cli_rev_export(cli_rev **out, mt_git_repo *repo, const char *commit, const c
 		goto cleanup;
 	}
 	rev->ninputs = 1;
+	/* The model must be committed for model-level mutants (and as the
+	 * starting point of a torchscript recipe); the train set for
+	 * source-level mutants, which retrain. */
 	if ((error = add_input(rev, repo, CLI_INPUT_MODEL,
-			       rev->cfg->torchscript ? rev->cfg->torchscript : rev->cfg->output, 1)) < 0)
+			       rev->cfg->torchscript ? rev->cfg->torchscript : rev->cfg->output,
+			       rev->cfg->nmodel_level > 0 || rev->cfg->torchscript)) < 0)
 		goto cleanup;
 	for (size_t i = 0; i < rev->cfg->test.npaths; i++)
 		if ((error = add_input(rev, repo, CLI_INPUT_TEST, rev->cfg->test.paths[i], 1)) < 0)
 			goto cleanup;
 	for (size_t i = 0; i < rev->cfg->train.npaths; i++)
-		if ((error = add_input(rev, repo, CLI_INPUT_TRAIN, rev->cfg->train.paths[i], 0)) < 0)
+		if ((error = add_input(rev, repo, CLI_INPUT_TRAIN, rev->cfg->train.paths[i],
+				       rev->cfg->nsource_level > 0)) < 0)
 			goto cleanup;
 	if ((error = compute_keys(rev)) < 0)
 		goto cleanup;

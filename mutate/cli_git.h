@@ -39,6 +39,9 @@ typedef struct {
 	size_t ninputs;
 	char config_digest[MT_GIT_OID_HEX]; /* the config fields that decide model-level results */
 	char model_key[MT_GIT_OID_HEX];     /* those, the model, the test set, the versions */
+	char source_key[MT_GIT_OID_HEX];    /* what decides source-level results: the recipe,
+					     * the source sections, the train and test sets,
+					     * the versions; "" without mutation.source_level */
 } cli_rev;
 
 /* The config's path in the repository's tree from a path given on the

@@ -22,6 +22,7 @@
 #include "mutorch/killmatrix.h"
 #include "mutorch/modelrun.h"
 #include "mutorch/shim.h"
+#include "mutorch/sourcerun.h"
 
 #define NOTE_FORMAT 1
 
@@ -32,7 +33,8 @@ static const char ci_usage[] =
 	"Analyse the commit HEAD points at (its config, model and data are read from\n"
 	"the commit, never from the working tree), reusing every recorded result\n"
 	"whose inputs have the same content, and attach the results to the commit\n"
-	"as a git note under refs/notes/mutorch. Compare with the base commit's\n"
+	"as a git note under refs/notes/mutorch. Both levels run when the config\n"
+	"has them (model_level, source_level). Compare with the base commit's\n"
 	"note, print the change per score and per operator, and fail when the\n"
 	"gated score (ci.score) is below ci.threshold or fell by more than\n"
 	"ci.tolerance. docs/ci.md describes the reuse rules and the note.\n"
@@ -170,12 +172,16 @@ static void print_change(FILE *f, double base, double head)
 /* The change per score and per operator (percentage points). */
 static void print_comparison(FILE *f, json_t *base, json_t *head, const char *base_name)
 {
-	static const char *const names[] = {"mutation_score", "deepmutation_score", "average_error_rate"};
+	static const char *const names[] = {"mutation_score", "deepmutation_score", "average_error_rate",
+					    "source_mutation_score"};
 	size_t i;
 	json_t *row;
 
 	fprintf(f, "\n%-24s %10s %10s %10s\n", "score", base_name, "HEAD", "change");
-	for (size_t k = 0; k < 3; k++) {
+	for (size_t k = 0; k < 4; k++) {
+		if (!json_object_get(json_object_get(head, "scores"), names[k]) &&
+		    !(base && json_object_get(json_object_get(base, "scores"), names[k])))
+			continue;
 		fprintf(f, "%-24s", names[k]);
 		print_pct(f, base ? note_score(base, names[k]) : NAN);
 		print_pct(f, note_score(head, names[k]));
@@ -197,6 +203,32 @@ static void print_comparison(FILE *f, json_t *base, json_t *head, const char *ba
 		print_pct(f, b);
 		print_pct(f, h);
 		print_change(f, b, h);
+	}
+	/* Source-level operators. */
+	json_array_foreach(json_object_get(json_object_get(head, "source"), "operators"), i, row) {
+		const char *name = json_string_value(json_object_get(row, "name"));
+		json_t *old = NULL, *r2;
+		size_t j;
+		double b = NAN, h;
+		if (base)
+			json_array_foreach(json_object_get(json_object_get(base, "source"), "operators"), j, r2)
+				if (name && json_string_value(json_object_get(r2, "name")) &&
+				    !strcmp(name, json_string_value(json_object_get(r2, "name"))))
+					old = r2;
+		if (old && json_is_number(json_object_get(old, "mutation_score")))
+			b = json_number_value(json_object_get(old, "mutation_score"));
+		h = json_is_number(json_object_get(row, "mutation_score")) ?
+			json_number_value(json_object_get(row, "mutation_score")) : NAN;
+		fprintf(f, "%-10s %7lld %7lld", name ? name : "?",
+			(long long)json_integer_value(json_object_get(row, "killed")),
+			(long long)(json_integer_value(json_object_get(row, "killed")) +
+				    json_integer_value(json_object_get(row, "survived"))));
+		print_pct(f, b);
+		print_pct(f, h);
+		if (isfinite(b) && isfinite(h))
+			fprintf(f, " %+10.2f (source level)\n", (h - b) * 100);
+		else
+			fprintf(f, " %10s (source level)\n", "-");
 	}
 	/* Operators only the base had. */
 	if (base)
@@ -264,6 +296,114 @@ static int same_inputs(json_t *base, json_t *head, const char *role)
 	return !strcmp(hb, hh);
 }
 
+/* Per-operator rows of a source-level report. */
+static json_t *source_operator_rows(json_t *report)
+{
+	json_t *by = json_object(), *rows = json_array(), *row, *agg;
+	const char *name;
+	size_t i;
+
+	json_array_foreach(json_object_get(report, "mutants_detail"), i, row) {
+		const char *op = json_string_value(json_object_get(row, "operator"));
+		const char *status = json_string_value(json_object_get(row, "status"));
+		if (!op)
+			continue;
+		if (!(agg = json_object_get(by, op))) {
+			agg = json_pack("{s:s, s:i, s:i, s:i, s:i}", "name", op, "mutants", 0, "killed", 0,
+					"survived", 0, "other", 0);
+			json_object_set_new(by, op, agg);
+		}
+		json_object_set_new(agg, "mutants", json_integer(json_integer_value(json_object_get(agg, "mutants")) + 1));
+		name = status && !strcmp(status, "Killed") ? "killed" : status && !strcmp(status, "Survived") ? "survived" : "other";
+		json_object_set_new(agg, name, json_integer(json_integer_value(json_object_get(agg, name)) + 1));
+	}
+	json_object_foreach(by, name, agg) {
+		json_int_t k = json_integer_value(json_object_get(agg, "killed"));
+		json_int_t sv = json_integer_value(json_object_get(agg, "survived"));
+		json_object_set_new(agg, "mutation_score", k + sv ? json_real((double)k / (double)(k + sv)) : json_null());
+		json_array_append(rows, agg);
+	}
+	json_decref(by);
+	return rows;
+}
+
+/* Source-level mutants (mutants of the training program, each retrained):
+ * reused from the base's note when the source key is the same, else run in
+ * .git/mutorch/source-runs/<source key>, whose trained-model cache is shared
+ * by every key (the cache keys trained runs by content). */
+static int source_level(json_t *note, json_int_t *trained, mt_git_repo *repo, const cli_rev *rev,
+			json_t *base_note, const char *base, const mt_model_run_options *mo, int quiet)
+{
+	json_t *base_src = base_note ? json_object_get(base_note, "source") : NULL, *src, *report = NULL;
+	char dir[PATH_MAX + 128], cache[PATH_MAX + 160], shared[PATH_MAX + 128];
+	const char *bkey = base_src ? json_string_value(json_object_get(base_src, "key")) : NULL;
+	mt_source_run_options so;
+	char *text = NULL;
+	json_error_t jerr;
+	int error = 0;
+
+	*trained = 0;
+	if (rev->cfg->nsource_level == 0)
+		return 0;
+	if (bkey && !strcmp(bkey, rev->source_key)) {
+		src = json_deep_copy(base_src);
+		json_object_set_new(src, "trainings", json_integer(0));
+		json_object_set_new(src, "reused_from", json_string(base));
+		json_object_set_new(note, "source", src);
+		json_object_set(json_object_get(note, "scores"), "source_mutation_score",
+				json_object_get(base_src, "mutation_score"));
+		say(quiet, "the training recipe, data and source-level config are unchanged since %.12s: "
+		    "reusing its source-level results; nothing is retrained", base);
+		return 0;
+	}
+	snprintf(dir, sizeof(dir), "%s/mutorch/source-runs/%s", mt_git_gitdir(repo), rev->source_key);
+	snprintf(shared, sizeof(shared), "%s/mutorch/source-cache", mt_git_gitdir(repo));
+	snprintf(cache, sizeof(cache), "%s/cache", dir);
+	if ((error = mt_io_mkdirs(dir)) < 0 || (error = mt_io_mkdirs(shared)) < 0)
+		return error;
+	if (access(cache, F_OK) != 0 && symlink(shared, cache) < 0)
+		return mt_error_set(MT_EIO, "%s: cannot link the shared training cache: %s", cache, strerror(errno));
+	if ((error = mt_shim_init(rev->cfg->threads, rev->cfg->seed, 0)) < 0)
+		return error;
+	if (base_src && same_inputs(base_note, note, "train set") && same_inputs(base_note, note, "model") &&
+	    !same_inputs(base_note, note, "test set"))
+		say(quiet, "source level: only the test set changed, but the training cache of the source-level "
+		    "run is keyed on the test set as well, so its mutants are retrained (docs/ci.md)");
+	say(quiet, "source level: training what the cache lacks (results in %s)", dir);
+	memset(&so, 0, sizeof(so));
+	so.config_path = rev->config_path;
+	so.run_dir = dir;
+	so.self_exe = mo->self_exe ? mo->self_exe : self_exe();
+	so.jobs = mo->jobs;
+	so.timeout = mo->timeout;
+	so.progress = quiet ? NULL : stderr;
+	so.progress_tty = !quiet && isatty(STDERR_FILENO);
+	so.json = 1;
+	so.json_out = &text;
+	if ((error = mt_source_run(rev->cfg, &so)) < 0)
+		goto cleanup;
+	if (!text || !(report = json_loads(text, 0, &jerr))) {
+		error = mt_error_set(MT_ERROR, "the source-level run gave no JSON report");
+		goto cleanup;
+	}
+	src = json_pack("{s:s, s:O?, s:O?, s:O?, s:O?, s:O?, s:O?, s:O?, s:O?}", "key", rev->source_key,
+			"mutants", json_object_get(report, "mutants"), "killed", json_object_get(report, "killed"),
+			"survived", json_object_get(report, "survived"), "errors", json_object_get(report, "errors"),
+			"mutation_score", json_object_get(report, "mutation_score"),
+			"rule", json_object_get(report, "rule"), "original_runs", json_object_get(report, "original_runs"),
+			"trainings_used", json_object_get(report, "trainings_used"));
+	*trained = json_integer_value(json_object_get(report, "trainings_this_invocation"));
+	json_object_set_new(src, "trainings", json_integer(*trained));
+	json_object_set_new(src, "operators", source_operator_rows(report));
+	json_object_set_new(note, "source", src);
+	json_object_set(json_object_get(note, "scores"), "source_mutation_score",
+			json_object_get(report, "mutation_score") ? json_object_get(report, "mutation_score") : json_null());
+cleanup:
+	json_decref(report);
+	free(text);
+	return error;
+}
+
 int cmd_ci(int argc, char **argv)
 {
 	static const struct option opts[] = {
@@ -289,6 +429,7 @@ int cmd_ci(int argc, char **argv)
 	const char **paths = NULL;
 	double wait = 600, t_start = now_s();
 	int json = 0, quiet = 0, c, error = 0, rc = MT_EXIT_OK, reused_note = 0;
+	json_int_t retrained = 0;
 	char *end;
 	struct stat st;
 
@@ -445,18 +586,29 @@ int cmd_ci(int argc, char **argv)
 		json_object_set_new(note, "versions", json_pack("{s:s, s:s, s:s}", "mutorch", MUTORCH_VERSION,
 								 "torch", mt_shim_torch_version(), "libgit2", v));
 	}
-	json_object_set_new(note, "levels", json_pack("[s]", "model"));
+	{
+		json_t *levels = json_array();
+		if (rev->cfg->nmodel_level > 0)
+			json_array_append_new(levels, json_string("model"));
+		if (rev->cfg->nsource_level > 0)
+			json_array_append_new(levels, json_string("source"));
+		json_object_set_new(note, "levels", levels);
+	}
 
 	/* Reuse by content, else run what is missing. */
 	snprintf(run_dir, sizeof(run_dir), "%s/mutorch/runs/%s", mt_git_gitdir(repo), rev->model_key);
 	snprintf(km_path, sizeof(km_path), "%s/killmatrix.mtkm", run_dir);
-	if (base_note && !strcmp(json_string_value(json_object_get(base_note, "model_key")) ?
+	if (rev->cfg->nmodel_level == 0) {
+		json_object_set_new(note, "scores", json_object());
+	} else if (base_note && !strcmp(json_string_value(json_object_get(base_note, "model_key")) ?
 				 json_string_value(json_object_get(base_note, "model_key")) : "", rev->model_key)) {
 		/* Same model, test set, relevant config and versions: the
 		 * base's results are this commit's results. */
-		static const char *const copied[] = {"scores", "total", "operators", "killmatrix_digest", "plan_digest"};
+		static const char *const copied[] = {"total", "operators", "killmatrix_digest", "plan_digest"};
 		for (size_t i = 0; i < sizeof(copied) / sizeof(copied[0]); i++)
 			json_object_set(note, copied[i], json_object_get(base_note, copied[i]));
+		json_object_set_new(note, "scores", json_deep_copy(json_object_get(base_note, "scores")));
+		json_object_del(json_object_get(note, "scores"), "source_mutation_score");
 		reused_count = (size_t)json_integer_value(json_object_get(json_object_get(base_note, "total"), "mutants"));
 		reused_note = 1;
 		say(quiet, "the model, test set and mutation config are unchanged since %.12s: reusing its %zu "
@@ -514,9 +666,11 @@ int cmd_ci(int argc, char **argv)
 		if ((error = results_into_note(note, km)) < 0)
 			goto cleanup;
 	}
+	if ((error = source_level(note, &retrained, repo, rev, base_note, base, &o, quiet)) < 0)
+		goto cleanup;
 	json_object_set_new(note, "mutants", json_pack("{s:I, s:I, s:I, s:I}", "total",
 						       (json_int_t)(run_count + reused_count), "run", (json_int_t)run_count,
-						       "reused", (json_int_t)reused_count, "retrained", (json_int_t)0));
+						       "reused", (json_int_t)reused_count, "retrained", (json_int_t)retrained));
 	if (reused_note)
 		json_object_set_new(note, "reused_from", json_string(base));
 	if (ndirty > 0)
@@ -526,7 +680,8 @@ int cmd_ci(int argc, char **argv)
 
 	/* The gate. */
 	{
-		const char *score = rev->cfg->ci_score ? rev->cfg->ci_score : "mutation_score";
+		const char *score = rev->cfg->ci_score ? rev->cfg->ci_score
+				    : rev->cfg->nmodel_level > 0 ? "mutation_score" : "source_mutation_score";
 		double value = note_score(note, score), base_value = base_note ? note_score(base_note, score) : NAN;
 		double threshold = rev->cfg->ci_threshold, tolerance = rev->cfg->ci_tolerance;
 		char reason[512] = "";
@@ -561,7 +716,13 @@ int cmd_ci(int argc, char **argv)
 			fputc('\n', stdout);
 		} else {
 			print_comparison(stdout, base_note, note, base_note ? base_name : "base");
-			printf("\n%zu mutants: %zu run, %zu reused\n", run_count + reused_count, run_count, reused_count);
+			if (rev->cfg->nmodel_level > 0)
+				printf("\n%zu model-level mutants: %zu run, %zu reused\n", run_count + reused_count,
+				       run_count, reused_count);
+			if (rev->cfg->nsource_level > 0)
+				printf("%s%lld source-level mutants: %lld trainings run\n", rev->cfg->nmodel_level ? "" : "\n",
+				       (long long)json_integer_value(json_object_get(json_object_get(note, "source"), "mutants")),
+				       (long long)retrained);
 			printf("%s: %s\n", passed ? "passed" : "FAILED", reason);
 		}
 		say(quiet, "note written to %s for %.12s (git notes --ref=mutorch show %.12s)", MT_GIT_NOTES_REF,

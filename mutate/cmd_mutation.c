@@ -15,6 +15,7 @@
 #include "mutorch/modelrun.h"
 #include "mutorch/operators.h"
 #include "mutorch/plan.h"
+#include "mutorch/runner.h"
 #include "mutorch/sourcerun.h"
 
 static const char run_usage[] =
@@ -253,12 +254,13 @@ cleanup:
 }
 
 static const char mutants_usage[] =
-	"usage: mutorch mutants [CONFIG] [--json]\n"
+	"usage: mutorch mutants [CONFIG] [--level model|source] [--json]\n"
 	"\n"
-	"List the model-level mutants CONFIG plans (id, operator, target, seed,\n"
-	"parameters) without running anything. The same config gives the same\n"
-	"ids and seeds.\n"
+	"List the mutants CONFIG plans (id, operator, target, seed, parameters)\n"
+	"without running anything. The same config gives the same ids and seeds.\n"
 	"\n"
+	"  -l, --level L   model (default; source when the config has only\n"
+	"                  source-level operators) or source\n"
 	"      --json      one JSON object: {\"digest\", \"mutants\": [...]}\n"
 	"  -h, --help      show this help\n";
 
@@ -266,17 +268,24 @@ int cmd_mutants(int argc, char **argv)
 {
 	static const struct option opts[] = {
 		{"json", no_argument, NULL, 'J'},
+		{"level", required_argument, NULL, 'l'},
 		{"help", no_argument, NULL, 'h'},
 		{NULL, 0, NULL, 0}};
-	const char *config_path = "mutorch.yml";
+	const char *config_path = "mutorch.yml", *level = NULL;
 	mt_config *cfg = NULL;
 	mt_plan *plan = NULL;
+	mt_dataset *train = NULL;
 	int json = 0, c, error = 0, rc;
 
 	optind = 1;
-	while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, "l:h", opts, NULL)) != -1) {
 		switch (c) {
 		case 'J': json = 1; break;
+		case 'l':
+			if (strcmp(optarg, "model") && strcmp(optarg, "source"))
+				return cli_usage_error("mutants", "--level must be model or source, got '%s'", optarg);
+			level = optarg;
+			break;
 		case 'h': fputs(mutants_usage, stdout); return MT_EXIT_OK;
 		default: return cli_usage_error("mutants", "unknown option");
 		}
@@ -285,9 +294,17 @@ int cmd_mutants(int argc, char **argv)
 		config_path = argv[optind++];
 	if (optind < argc)
 		return cli_usage_error("mutants", "unexpected argument '%s'", argv[optind]);
-	if ((error = cli_load_config(&cfg, config_path)) < 0 ||
-	    (error = mt_model_plan(&plan, cfg)) < 0)
+	if ((error = cli_load_config(&cfg, config_path)) < 0)
 		goto cleanup;
+	if (!level)
+		level = cfg->nmodel_level == 0 && cfg->nsource_level > 0 ? "source" : "model";
+	if (!strcmp(level, "source")) {
+		if ((error = mt_runner_load_dataset(&train, cfg, MT_SPLIT_TRAIN)) < 0 ||
+		    (error = mt_source_plan(&plan, cfg, train)) < 0)
+			goto cleanup;
+	} else if ((error = mt_model_plan(&plan, cfg)) < 0) {
+		goto cleanup;
+	}
 	if (json) {
 		json_t *root = json_object(), *arr = json_array();
 		for (size_t i = 0; i < mt_plan_count(plan); i++) {
@@ -314,6 +331,7 @@ int cmd_mutants(int argc, char **argv)
 	}
 cleanup:
 	rc = error < 0 ? cli_fail("mutants", error) : MT_EXIT_OK;
+	mt_dataset_free(train);
 	mt_plan_free(plan);
 	mt_config_free(cfg);
 	return rc;

@@ -1071,7 +1071,7 @@ static int load_ci(load_ctx *ctx, const yaml_node_t *root)
 {
 	static const char *const keys[] = { "score", "threshold", "tolerance", "base" };
 	static const char *const scores[] = { "mutation_score", "deepmutation_score",
-		"average_error_rate" };
+		"average_error_rate", "source_mutation_score" };
 	mt_config *cfg = ctx->cfg;
 	yaml_node_t *ci, *node;
 	char list[256];

@@ -14,12 +14,15 @@ static const char usage[] =
 	"Commands:\n"
 	"  train [CONFIG]           train the original model from the config's recipe\n"
 	"  eval [CONFIG]            evaluate a trained model on the test set\n"
-	"  run [CONFIG]             model-level mutation analysis: mutants, kill matrix,\n"
+	"  run [CONFIG]             mutation analysis (--level model|source|all): mutants,\n"
 	"                           scores and reports\n"
 	"  score RUN_DIR            recompute the scores from a stored kill matrix\n"
 	"  mutants [CONFIG]         list the planned mutants without running them\n"
 	"  export-mutant ID -o FILE write one mutant as a TorchScript file\n"
 	"  operators                list the mutation operators and their parameters\n"
+	"  false-kill [CONFIG]      measure the false-kill rate of the source-level rule\n"
+	"  search [CONFIG] --op OP --param P --from A --to B\n"
+	"                           DeepCrime's search for the weakest killing value\n"
 	"  ci [CONFIG]              analyse HEAD, reusing results by content, keep them in\n"
 	"                           a git note and fail when the score dropped\n"
 	"  hook install             add a git hook that runs `mutorch ci`\n"
@@ -64,6 +67,10 @@ int main(int argc, char **argv)
 		return cmd_ci(argc - 1, argv + 1);
 	if (!strcmp(cmd, "hook"))
 		return cmd_hook(argc - 1, argv + 1);
+	if (!strcmp(cmd, "false-kill"))
+		return cmd_false_kill(argc - 1, argv + 1);
+	if (!strcmp(cmd, "search"))
+		return cmd_search(argc - 1, argv + 1);
 	if (!strcmp(cmd, "worker"))
 		return cmd_worker(argc - 1, argv + 1);
 	fprintf(stderr, "mutorch: '%s' is not a command. See 'mutorch --help'.\n", cmd);

@@ -14,6 +14,7 @@
 #include <git2.h>
 #include <jansson.h>
 #include <math.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -413,6 +414,17 @@ static json_t *train_one(worker_state *ws, size_t slot, int run)
 	double t0 = now_s();
 	int error;
 
+	/* Test-only fault hooks (as for model level): a mutant whose training
+	 * crashes or hangs its worker. */
+	if (slot > 0) {
+		const char *crash = getenv("MUTORCH_TEST_CRASH_ID"), *hang = getenv("MUTORCH_TEST_HANG_ID");
+		const char *id = mt_plan_at(ws->plan, slot - 1)->id;
+		if (crash && !strcmp(crash, id))
+			raise(SIGSEGV);
+		if (hang && !strcmp(hang, id))
+			for (;;)
+				sleep(1);
+	}
 	if (slot > 0 && (int)slot != ws->cached_slot) {
 		mt_source_mutant_free(ws->mu);
 		ws->mu = NULL;
@@ -1268,5 +1280,363 @@ cleanup:
 	free(plan_path);
 	free(log_path);
 	free(setup_path);
+	return error;
+}
+
+/* ---- calibration: the false-kill rate, and DeepCrime's search ------------ */
+
+/* A sub-directory of the run directory with its own plan, setup and cache
+ * (workers read both files at start-up). */
+static int prepare_subdir(char **out, const char *dir, const char *name, const mt_plan *plan,
+			  const char *digest)
+{
+	char *sub = path_in(dir, name), *cache = NULL, *p = NULL, *text = NULL;
+	json_t *setup = NULL;
+	int error;
+
+	*out = NULL;
+	if (!sub || !(cache = path_in(sub, "cache"))) {
+		error = mt_error_set(MT_ENOMEM, "out of memory");
+		goto cleanup;
+	}
+	if ((error = mt_io_mkdirs(cache)) < 0)
+		goto cleanup;
+	free(p);
+	if (!(p = path_in(sub, "source-plan.json"))) {
+		error = mt_error_set(MT_ENOMEM, "out of memory");
+		goto cleanup;
+	}
+	if ((error = mt_plan_save(plan, p)) < 0)
+		goto cleanup;
+	free(p);
+	setup = json_pack("{s:s}", "data_digest", digest);
+	if (!(p = path_in(sub, "source-setup.json")) || !(text = json_dumps(setup, JSON_COMPACT))) {
+		error = mt_error_set(MT_ENOMEM, "out of memory");
+		goto cleanup;
+	}
+	if ((error = mt_io_write_file_atomic(p, text, strlen(text))) < 0)
+		goto cleanup;
+	*out = sub;
+	sub = NULL;
+cleanup:
+	json_decref(setup);
+	free(text);
+	free(p);
+	free(cache);
+	free(sub);
+	return error;
+}
+
+static int decide_fixed(int *killed, mt_stats_test *t, const mt_config *cfg, const char *dir,
+			const slot_table *st, size_t slot_a, int off_a, size_t slot_b, int off_b,
+			int n, const int64_t *labels, int64_t n_test)
+{
+	const double *a = &st->acc[slot_a * (size_t)st->max_runs + (size_t)off_a];
+	const double *b = &st->acc[slot_b * (size_t)st->max_runs + (size_t)off_b];
+	int error = 0;
+
+	if (cfg->src_rule == MT_SRC_RULE_FISHER) {
+		int64_t *pa = malloc(sizeof(int64_t) * (size_t)n * (size_t)n_test);
+		int64_t *pb = malloc(sizeof(int64_t) * (size_t)n * (size_t)n_test);
+		mt_stats_fisher_verdict fv;
+		if (!pa || !pb)
+			error = mt_error_set(MT_ENOMEM, "out of memory");
+		for (int r = 0; r < n && error == 0; r++)
+			if ((error = load_predictions(pa + (size_t)r * (size_t)n_test, dir,
+						      st->keys[slot_a * (size_t)st->max_runs + (size_t)(off_a + r)], n_test)) == 0)
+				error = load_predictions(pb + (size_t)r * (size_t)n_test, dir,
+							 st->keys[slot_b * (size_t)st->max_runs + (size_t)(off_b + r)], n_test);
+		if (error == 0 &&
+		    (error = mt_stats_fisher_inputs(&fv, NULL, pa, pb, labels, (size_t)n, (size_t)n_test,
+						    cfg->src_alpha, MT_STATS_HOLM)) == 0) {
+			*killed = fv.killed;
+			mt_stats_welch_test(t, a, (size_t)n, b, (size_t)n);
+			t->p_value = fv.min_adjusted_p;
+		}
+		free(pa);
+		free(pb);
+		return error;
+	}
+	if ((error = mt_stats_decide(t, cfg->src_rule == MT_SRC_RULE_WELCH ? MT_STATS_WELCH :
+				     cfg->src_rule == MT_SRC_RULE_MANNWHITNEY ? MT_STATS_MANNWHITNEY :
+				     MT_STATS_DEEPCRIME, a, b, (size_t)n, cfg->src_alpha,
+				     cfg->src_effect)) == 0)
+		*killed = t->killed;
+	return error;
+}
+
+static double wilson(double *lo, double *hi, size_t k, size_t n)
+{
+	const double z = 1.959963984540054;
+	double p = n ? (double)k / (double)n : 0, d = 1 + z * z / (double)n;
+	double c = (p + z * z / (2.0 * (double)n)) / d;
+	double h = z * sqrt(p * (1 - p) / (double)n + z * z / (4.0 * (double)n * (double)n)) / d;
+	*lo = c - h < 0 ? 0 : c - h;
+	*hi = c + h > 1 ? 1 : c + h;
+	return p;
+}
+
+int mt_source_false_kill(const mt_config *cfg, const mt_source_run_options *o, int trials)
+{
+	const char *dir = o->run_dir ? o->run_dir : cfg->run_dir;
+	int n = cfg->src_sequential ? cfg->src_max_runs : cfg->src_runs;
+	int total = 2 * trials * n, *need = NULL, error;
+	mt_plan *plan = NULL;
+	mt_dataset *test = NULL;
+	slot_table *st = NULL;
+	mt_stats_sequential *design = NULL;
+	char digest[KEY_LEN], *sub = NULL, *log_path = NULL;
+	json_t *records = NULL, *res = NULL;
+	src_state ss;
+	size_t kills = 0, seq_kills = 0, seq_runs = 0;
+	FILE *out = o->out ? o->out : stdout;
+
+	memset(&ss, 0, sizeof(ss));
+	if (trials < 1 || total >= MT_SOURCE_RUN_STRIDE)
+		return mt_error_set(MT_EUSAGE, "--trials must be in [1, %d] for %d runs per group",
+				    (MT_SOURCE_RUN_STRIDE - 1) / (2 * n), n);
+	if ((error = mt_plan_new(&plan)) < 0)
+		return error;
+	mt_plan_finish(plan);
+	if ((error = data_digest(digest, cfg)) < 0 ||
+	    (error = prepare_subdir(&sub, dir, "false-kill", plan, digest)) < 0 ||
+	    (error = mt_runner_load_dataset(&test, cfg, MT_SPLIT_TEST)) < 0 ||
+	    (error = slot_table_new(&st, 1, total)) < 0)
+		goto cleanup;
+	for (int r = 0; r < total; r++)
+		if ((error = run_key(st->keys[r], cfg, NULL, digest, r)) < 0)
+			goto cleanup;
+	if (!(log_path = path_in(sub, "source-results.jsonl")) || !(need = calloc(1, sizeof(int)))) {
+		error = mt_error_set(MT_ENOMEM, "out of memory");
+		goto cleanup;
+	}
+	if ((error = mt_resultlog_open(&ss.log, &records, log_path)) < 0)
+		goto cleanup;
+	ss.cfg = cfg;
+	ss.run_dir = sub;
+	ss.st = st;
+	ss.plan = plan;
+	ss.o = o;
+	ss.start = now_s();
+	if (o->progress)
+		fprintf(o->progress, "false-kill rate: %d trials, each the original's runs %d..%d against %d independent runs of itself (%d trainings)\n",
+			trials, 0, n - 1, n, total);
+	need[0] = total;
+	if ((error = train_missing(&ss, need)) < 0)
+		goto cleanup;
+	if (st->failed[0]) {
+		error = mt_error_set(MT_ERROR, "training the original failed: %s", st->reason[0]);
+		goto cleanup;
+	}
+	if (cfg->src_sequential) {
+		mt_stats_sequential_options so;
+		mt_stats_sequential_options_init(&so);
+		so.n_max = (size_t)n;
+		so.alpha = cfg->src_alpha;
+		so.effect = cfg->src_effect;
+		if (so.n_first > so.n_max)
+			so.n_first = so.n_max;
+		if ((error = mt_stats_sequential_new(&design, &so)) < 0)
+			goto cleanup;
+	}
+	for (int j = 0; j < trials; j++) {
+		mt_stats_test t;
+		int killed = 0;
+		if ((error = decide_fixed(&killed, &t, cfg, sub, st, 0, 2 * j * n, 0, 2 * j * n + n, n,
+					  mt_dataset_labels(test), mt_dataset_count(test))) < 0)
+			goto cleanup;
+		kills += (size_t)killed;
+		if (design) {
+			for (size_t k = 0; k < mt_stats_sequential_looks(design); k++) {
+				mt_stats_sequential_result sr;
+				size_t nk = mt_stats_sequential_look_n(design, k);
+				if ((error = mt_stats_sequential_decide(&sr, design, &st->acc[2 * j * n],
+									&st->acc[2 * j * n + n], nk)) < 0)
+					goto cleanup;
+				if (sr.verdict != MT_STATS_CONTINUE) {
+					seq_kills += sr.verdict == MT_STATS_KILLED;
+					seq_runs += nk;
+					break;
+				}
+			}
+		}
+	}
+	{
+		double lo, hi, rate = wilson(&lo, &hi, kills, (size_t)trials);
+		res = json_pack("{s:s, s:i, s:i, s:I, s:f, s:f, s:f, s:f, s:b, s:I}",
+				"rule", (const char *[]){"deepcrime", "welch", "mannwhitney", "fisher"}[cfg->src_rule],
+				"trials", trials, "runs_per_group", n, "false_kills", (json_int_t)kills,
+				"false_kill_rate", rate, "ci95_low", lo, "ci95_high", hi,
+				"alpha", cfg->src_alpha, "consistent_with_alpha", lo <= cfg->src_alpha,
+				"trainings", (json_int_t)total);
+		if (design) {
+			double slo, shi, srate = wilson(&slo, &shi, seq_kills, (size_t)trials);
+			json_object_set_new(res, "sequential_false_kills", json_integer((json_int_t)seq_kills));
+			json_object_set_new(res, "sequential_false_kill_rate", json_real(srate));
+			json_object_set_new(res, "sequential_ci95_high", json_real(shi));
+			json_object_set_new(res, "sequential_mean_runs", json_real((double)seq_runs / trials));
+		}
+		if (o->json) {
+			json_dumpf(res, out, JSON_COMPACT);
+			fputc('\n', out);
+		} else {
+			fprintf(out, "rule %s, alpha %g, effect size %g: %zu false kills in %d trials of %d vs %d runs: rate %.3f (95%% CI %.3f-%.3f)%s\n",
+				json_string_value(json_object_get(res, "rule")), cfg->src_alpha, cfg->src_effect,
+				kills, trials, n, n, rate, lo, hi,
+				lo <= cfg->src_alpha ? ", consistent with alpha" : ", ABOVE alpha");
+			if (design)
+				fprintf(out, "sequential design: %zu false kills (rate %.3f), mean %.1f runs per group\n",
+					seq_kills, (double)seq_kills / trials, (double)seq_runs / trials);
+		}
+	}
+cleanup:
+	json_decref(res);
+	json_decref(records);
+	mt_resultlog_free(ss.log);
+	mt_stats_sequential_free(design);
+	slot_table_free(st);
+	mt_dataset_free(test);
+	mt_plan_free(plan);
+	free(need);
+	free(log_path);
+	free(sub);
+	return error;
+}
+
+static void format_value(char *buf, size_t len, double v, int integer)
+{
+	if (integer)
+		snprintf(buf, len, "%lld", (long long)llround(v));
+	else
+		snprintf(buf, len, "%.6g", v);
+}
+
+int mt_source_search(const mt_config *cfg, const mt_source_run_options *o, const char *op,
+		     const char *param, double weak, double strong, double precision, int integer)
+{
+	const char *dir = o->run_dir ? o->run_dir : cfg->run_dir;
+	int n = cfg->src_runs, error, *need = NULL;
+	mt_dataset *train = NULL, *test = NULL;
+	mt_plan *plan = NULL;
+	mt_stats_bisection b;
+	char digest[KEY_LEN], *sub = NULL, *log_path = NULL, subname[256];
+	json_t *records = NULL, *steps = json_array(), *res = NULL;
+	slot_table *st = NULL;
+	src_state ss;
+	double value;
+	FILE *out = o->out ? o->out : stdout;
+	const int max_values = 64;
+
+	memset(&ss, 0, sizeof(ss));
+	snprintf(subname, sizeof(subname), "search-%s-%s", op, param);
+	if ((error = mt_runner_load_dataset(&train, cfg, MT_SPLIT_TRAIN)) < 0 ||
+	    (error = mt_runner_load_dataset(&test, cfg, MT_SPLIT_TEST)) < 0 ||
+	    (error = data_digest(digest, cfg)) < 0 ||
+	    (error = mt_plan_new(&plan)) < 0 ||
+	    (error = slot_table_new(&st, (size_t)max_values + 1, n)) < 0 ||
+	    (error = mt_stats_bisection_init(&b, weak < strong ? weak : strong, weak < strong ? strong : weak,
+					     precision, weak < strong ? MT_STATS_STRONGER_UP : MT_STATS_STRONGER_DOWN,
+					     integer)) < 0)
+		goto cleanup;
+	if (!(need = calloc((size_t)max_values + 1, sizeof(int)))) {
+		error = mt_error_set(MT_ENOMEM, "out of memory");
+		goto cleanup;
+	}
+	for (int r = 0; r < n; r++)
+		if ((error = run_key(st->keys[r], cfg, NULL, digest, r)) < 0)
+			goto cleanup;
+	need[0] = n;
+	while (mt_stats_bisection_next(&b, &value) == 0) {
+		size_t slot = mt_plan_count(plan) + 1;
+		char vbuf[64], id[256];
+		mt_config_param p = {(char *)param, vbuf, 0};
+		mt_source_mutant *mu = NULL;
+		mt_stats_test t;
+		int killed = 0;
+
+		if ((int)slot > max_values) {
+			error = mt_error_set(MT_ERROR, "the search tried %d values without settling; raise the precision", max_values);
+			goto cleanup;
+		}
+		format_value(vbuf, sizeof(vbuf), value, integer);
+		if ((error = mt_source_apply(&mu, cfg, train, op, &p, 1, cfg->mutation_seed)) < 0)
+			goto cleanup;
+		if (mu->not_applicable) {
+			error = mt_error_set(MT_EINVALID, "%s %s=%s makes no mutant: %s", op, param, vbuf, mu->reason);
+			mt_source_mutant_free(mu);
+			goto cleanup;
+		}
+		snprintf(id, sizeof(id), "%s-%s=%s", op, param, vbuf);
+		error = mt_plan_append(plan, id, op, vbuf, mu->params, mu->seed, 0);
+		for (int r = 0; r < n && error == 0; r++)
+			error = run_key(st->keys[slot * (size_t)n + (size_t)r], cfg, mu, digest, r);
+		mt_source_mutant_free(mu);
+		if (error < 0)
+			goto cleanup;
+		mt_plan_finish(plan);
+		free(sub);
+		sub = NULL;
+		if ((error = prepare_subdir(&sub, dir, subname, plan, digest)) < 0)
+			goto cleanup;
+		if (!ss.log) {
+			if (!(log_path = path_in(sub, "source-results.jsonl"))) {
+				error = mt_error_set(MT_ENOMEM, "out of memory");
+				goto cleanup;
+			}
+			if ((error = mt_resultlog_open(&ss.log, &records, log_path)) < 0)
+				goto cleanup;
+			ss.cfg = cfg;
+			ss.st = st;
+			ss.o = o;
+			ss.start = now_s();
+		}
+		ss.run_dir = sub;
+		ss.plan = plan;
+		need[slot] = n;
+		if ((error = train_missing(&ss, need)) < 0)
+			goto cleanup;
+		if (st->failed[0] || st->failed[slot]) {
+			error = mt_error_set(MT_ERROR, "training failed: %s",
+					     st->reason[st->failed[0] ? 0 : slot]);
+			goto cleanup;
+		}
+		if ((error = decide_fixed(&killed, &t, cfg, sub, st, 0, 0, slot, 0, n,
+					  mt_dataset_labels(test), mt_dataset_count(test))) < 0)
+			goto cleanup;
+		if ((error = mt_stats_bisection_report(&b, value, killed)) < 0)
+			goto cleanup;
+		json_array_append_new(steps, json_pack("{s:f, s:b, s:o, s:o}", "value", value, "killed", killed,
+						       "p_value", num(t.p_value), "effect_size", num(t.effect_size)));
+		if (o->progress)
+			fprintf(o->progress, "%s %s=%s: %s (p %.3g, d %.2f)\n", op, param, vbuf,
+				killed ? "killed" : "not killed", t.p_value, t.effect_size);
+	}
+	res = json_pack("{s:s, s:s, s:f, s:f, s:f, s:b, s:o, s:I, s:o}", "operator", op, "parameter", param,
+			"from", weak, "to", strong, "precision", precision, "killable", b.found,
+			"weakest_killing_value", b.found ? json_real(b.weakest) : json_null(),
+			"values_tried", (json_int_t)b.evaluations, "steps", steps);
+	steps = NULL;
+	if (o->json) {
+		json_dumpf(res, out, JSON_COMPACT);
+		fputc('\n', out);
+	} else if (b.found) {
+		fprintf(out, "%s: the weakest killing %s is %.6g (between %.6g, not killed, and %.6g; %zu values tried, %d runs each)\n",
+			op, param, b.weakest, b.weak, b.strong, b.evaluations, n);
+	} else {
+		fprintf(out, "%s: not killed even at %s=%.6g: the operator is not killable in [%g, %g]\n",
+			op, param, strong, weak < strong ? weak : strong, weak < strong ? strong : weak);
+	}
+cleanup:
+	json_decref(res);
+	json_decref(steps);
+	json_decref(records);
+	mt_resultlog_free(ss.log);
+	slot_table_free(st);
+	mt_plan_free(plan);
+	mt_dataset_free(train);
+	mt_dataset_free(test);
+	free(need);
+	free(log_path);
+	free(sub);
 	return error;
 }

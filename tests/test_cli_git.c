@@ -483,6 +483,67 @@ Test(ci, unborn_head_uncommitted_config_and_paths_into_the_worktree, .timeout = 
 	free(dir);
 }
 
+Test(ci, source_level_results_in_the_note_and_reused, .timeout = 240)
+{
+	char *dir = th_tempdir("source"), *out = NULL, *err = NULL, cmd[4400];
+	json_t *n1, *n2, *src;
+	int rc;
+
+	snprintf(cmd, sizeof(cmd), "init -q -b main '%s'", dir);
+	git(".", cmd);
+	write_test_set(dir, 500);
+	free(th_write(dir, "README.md", "# source level\n", (size_t)-1));
+	free(th_write(dir, "mutorch.yml",
+		      "model:\n"
+		      "  architecture: flatten linear(784,32) relu linear(32,10)\n"
+		      "  input_shape: [1, 28, 28]\n"
+		      "data:\n"
+		      "  train: {images: " FASHION "/train-images-idx3-ubyte.gz, labels: " FASHION "/train-labels-idx1-ubyte.gz}\n"
+		      "  test: {images: data/test-images, labels: data/test-labels}\n"
+		      "  normalize: {scale: 255, mean: 0.2860, std: 0.3530}\n"
+		      "  train_limit: 600\n"
+		      "training: {epochs: 1, batch_size: 64, threads: 1, seed: 7}\n"
+		      "mutation:\n"
+		      "  seed: 1\n"
+		      "  source: {runs: 2, rule: welch}\n"
+		      "  source_level:\n"
+		      "    - {op: HLR, factor: 0.001}\n"
+		      "ci: {tolerance: 1}\n", (size_t)-1));
+	git(dir, "add -A");
+	git(dir, "commit -q -m 'source level'");
+	rc = ci(&out, &err, dir, NULL);
+	cr_assert_eq(rc, 0, "got %d: %s\n%s", rc, out, err);
+	cr_assert(th_contains(out, "source_mutation_score"), "%s", out);
+	n1 = note_of(dir, "HEAD");
+	src = json_object_get(n1, "source");
+	cr_assert(json_is_object(src), "no source section in the note");
+	cr_assert_eq(json_integer_value(json_object_get(src, "mutants")), 1);
+	cr_assert_eq(json_integer_value(json_object_get(src, "trainings")), 4, "2 runs of the original and of the mutant");
+	cr_assert_eq(mutants(n1, "retrained"), 4);
+	cr_assert(json_is_number(json_object_get(json_object_get(n1, "scores"), "source_mutation_score")));
+	cr_assert_eq(json_array_size(json_object_get(n1, "levels")), 1);
+	cr_assert_str_eq(str(json_object_get(src, "operators") ? json_array_get(json_object_get(src, "operators"), 0) : src, "name"), "HLR");
+	free(out);
+	free(err);
+
+	/* a README change retrains nothing: the note's results are reused */
+	free(th_write(dir, "README.md", "# source level\nmore\n", (size_t)-1));
+	git(dir, "commit -q -a -m readme");
+	rc = ci(&out, &err, dir, NULL);
+	cr_assert_eq(rc, 0, "got %d: %s", rc, err);
+	cr_assert(th_contains(err, "nothing is retrained"), "%s", err);
+	n2 = note_of(dir, "HEAD");
+	cr_assert_eq(json_integer_value(json_object_get(json_object_get(n2, "source"), "trainings")), 0);
+	cr_assert_eq(mutants(n2, "retrained"), 0);
+	cr_assert(json_equal(json_object_get(json_object_get(n2, "scores"), "source_mutation_score"),
+			     json_object_get(json_object_get(n1, "scores"), "source_mutation_score")));
+	json_decref(n1);
+	json_decref(n2);
+	free(out);
+	free(err);
+	free(dir);
+}
+
 /* A child process that holds the ci lock for `seconds`; returns its pid
  * once the lock is held. */
 static pid_t hold_lock(const char *dir, double seconds)

@@ -46,7 +46,8 @@
  *   mutation:                 # see docs/config.md (model_level, ...)
  *   ci:                       # `mutorch ci` (docs/ci.md)
  *     score: mutation_score   # the gated score: mutation_score |
- *                             # deepmutation_score | average_error_rate
+ *                             # deepmutation_score | average_error_rate |
+ *                             # source_mutation_score
  *     threshold: 0            # fail below this score (0: no threshold)
  *     tolerance: 0            # fail when it fell by more than this
  *     base: HEAD^             # default base revision

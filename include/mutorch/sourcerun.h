@@ -58,6 +58,21 @@ int mt_source_plan(struct mt_plan **out, const mt_config *cfg, const struct mt_d
 /* Plan, train what is missing, decide, write the reports. */
 int mt_source_run(const mt_config *cfg, const mt_source_run_options *o);
 
+/* The measured false-kill rate of the configured rule: `trials` times, n
+ * runs of the original against n independent runs of itself (fresh seeds),
+ * each pair decided by the rule; prints the rate and its 95% Wilson
+ * interval (and, with mutation.source.sequential, the sequential design's).
+ * Trains 2 x trials x n runs in RUN_DIR/false-kill (cached). */
+int mt_source_false_kill(const mt_config *cfg, const mt_source_run_options *o, int trials);
+
+/* DeepCrime's bisection search for the weakest killing value of a numeric
+ * parameter of a source operator, between `weak` (closest to the original)
+ * and `strong`, to within `precision`; each value tried is retrained n
+ * times and decided by the configured fixed rule. Work in
+ * RUN_DIR/search-OP-PARAM (cached). */
+int mt_source_search(const mt_config *cfg, const mt_source_run_options *o, const char *op,
+		     const char *param, double weak, double strong, double precision, int integer);
+
 /* The worker side: task numbers on stdin (slot * MT_SOURCE_RUN_STRIDE +
  * run; slot 0 is the original, slot k the plan's mutant k - 1). */
 int mt_source_worker(const mt_config *cfg, const char *run_dir);

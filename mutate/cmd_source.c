@@ -1,0 +1,196 @@
+/* mutorch false-kill and mutorch search: calibration of the statistical
+ * killing of source-level mutants. */
+#include "cli.h"
+
+#include <getopt.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "mutorch/error.h"
+#include "mutorch/sourcerun.h"
+
+static const char *exe_path(void)
+{
+	static char buf[4096];
+	ssize_t n = readlink("/proc/self/exe", buf, sizeof(buf) - 1);
+	if (n <= 0)
+		return "mutorch";
+	buf[n] = '\0';
+	return buf;
+}
+
+static const char false_kill_usage[] =
+	"usage: mutorch false-kill [CONFIG] [--trials N] [--jobs N] [--json] [--quiet]\n"
+	"\n"
+	"Measure the false-kill rate of CONFIG's source-level killing rule\n"
+	"(mutation.source): N times, n runs of the original against n independent\n"
+	"runs of itself (fresh seeds) are decided by the rule; a sound rule kills\n"
+	"in at most about alpha of the trials. Prints the rate and its 95% Wilson\n"
+	"interval (and the sequential design's rate when mutation.source.sequential\n"
+	"is on). Trains 2 x N x n runs, cached in RUN_DIR/false-kill.\n"
+	"\n"
+	"  -n, --trials N   trials (default 20)\n"
+	"  -j, --jobs N     worker processes (default 1)\n"
+	"      --json       print one JSON object\n"
+	"  -q, --quiet      no progress output\n"
+	"  -h, --help       show this help\n";
+
+int cmd_false_kill(int argc, char **argv)
+{
+	static const struct option opts[] = {
+		{"trials", required_argument, NULL, 'n'},
+		{"jobs", required_argument, NULL, 'j'},
+		{"json", no_argument, NULL, 'J'},
+		{"quiet", no_argument, NULL, 'q'},
+		{"help", no_argument, NULL, 'h'},
+		{NULL, 0, NULL, 0}};
+	mt_source_run_options o;
+	const char *config_path = "mutorch.yml";
+	mt_config *cfg = NULL;
+	int trials = 20, quiet = 0, c, error = 0, rc;
+	char *end;
+
+	memset(&o, 0, sizeof(o));
+	o.jobs = 1;
+	optind = 1;
+	while ((c = getopt_long(argc, argv, "n:j:qh", opts, NULL)) != -1) {
+		switch (c) {
+		case 'n':
+			trials = (int)strtol(optarg, &end, 10);
+			if (*end || trials < 1)
+				return cli_usage_error("false-kill", "--trials must be a positive integer, got '%s'", optarg);
+			break;
+		case 'j':
+			o.jobs = (int)strtol(optarg, &end, 10);
+			if (*end || o.jobs < 1 || o.jobs > 256)
+				return cli_usage_error("false-kill", "--jobs must be an integer in [1, 256], got '%s'", optarg);
+			break;
+		case 'J': o.json = 1; break;
+		case 'q': quiet = 1; break;
+		case 'h': fputs(false_kill_usage, stdout); return MT_EXIT_OK;
+		default: return cli_usage_error("false-kill", "unknown option");
+		}
+	}
+	if (optind < argc)
+		config_path = argv[optind++];
+	if (optind < argc)
+		return cli_usage_error("false-kill", "unexpected argument '%s'", argv[optind]);
+	if ((error = cli_load_config(&cfg, config_path)) < 0)
+		goto cleanup;
+	o.config_path = config_path;
+	o.self_exe = exe_path();
+	o.progress = quiet ? NULL : stderr;
+	o.progress_tty = !quiet && isatty(STDERR_FILENO);
+	o.out = stdout;
+	error = mt_source_false_kill(cfg, &o, trials);
+cleanup:
+	rc = error < 0 ? cli_fail("false-kill", error) : MT_EXIT_OK;
+	mt_config_free(cfg);
+	return rc;
+}
+
+static const char search_usage[] =
+	"usage: mutorch search [CONFIG] --op OP --param NAME --from WEAK --to STRONG\n"
+	"                      [--precision E] [--integer] [--jobs N] [--json]\n"
+	"\n"
+	"DeepCrime's bisection search for the weakest killing value of a numeric\n"
+	"parameter of a source-level operator: first the strong end is tried\n"
+	"(not killed there: the operator is not killable in the range), then the\n"
+	"interval is halved until it is narrower than the precision. Each value is\n"
+	"retrained n times (mutation.source.runs) and decided by the configured\n"
+	"rule. Example: --op HLR --param factor --from 1 --to 0.0001.\n"
+	"\n"
+	"  -o, --op OP          a source-level operator (see `mutorch operators`)\n"
+	"  -p, --param NAME     its numeric parameter\n"
+	"      --from WEAK      the value closest to the original\n"
+	"      --to STRONG      the strongest value\n"
+	"  -e, --precision E    stop when the interval is narrower (default 1/16 of\n"
+	"                       the range; at least 1 with --integer)\n"
+	"      --integer        the parameter takes whole numbers\n"
+	"  -j, --jobs N         worker processes (default 1)\n"
+	"      --json           print one JSON object\n"
+	"  -q, --quiet          no progress output\n"
+	"  -h, --help           show this help\n";
+
+int cmd_search(int argc, char **argv)
+{
+	static const struct option opts[] = {
+		{"op", required_argument, NULL, 'o'},
+		{"param", required_argument, NULL, 'p'},
+		{"from", required_argument, NULL, 'F'},
+		{"to", required_argument, NULL, 'T'},
+		{"precision", required_argument, NULL, 'e'},
+		{"integer", no_argument, NULL, 'I'},
+		{"jobs", required_argument, NULL, 'j'},
+		{"json", no_argument, NULL, 'J'},
+		{"quiet", no_argument, NULL, 'q'},
+		{"help", no_argument, NULL, 'h'},
+		{NULL, 0, NULL, 0}};
+	mt_source_run_options o;
+	const char *config_path = "mutorch.yml", *op = NULL, *param = NULL;
+	mt_config *cfg = NULL;
+	double from = 0, to = 0, precision = 0;
+	int have_from = 0, have_to = 0, integer = 0, quiet = 0, c, error = 0, rc;
+	char *end;
+
+	memset(&o, 0, sizeof(o));
+	o.jobs = 1;
+	optind = 1;
+	while ((c = getopt_long(argc, argv, "o:p:e:j:qh", opts, NULL)) != -1) {
+		switch (c) {
+		case 'o': op = optarg; break;
+		case 'p': param = optarg; break;
+		case 'F':
+			from = strtod(optarg, &end);
+			if (*end)
+				return cli_usage_error("search", "--from must be a number, got '%s'", optarg);
+			have_from = 1;
+			break;
+		case 'T':
+			to = strtod(optarg, &end);
+			if (*end)
+				return cli_usage_error("search", "--to must be a number, got '%s'", optarg);
+			have_to = 1;
+			break;
+		case 'e':
+			precision = strtod(optarg, &end);
+			if (*end || precision <= 0)
+				return cli_usage_error("search", "--precision must be a positive number, got '%s'", optarg);
+			break;
+		case 'I': integer = 1; break;
+		case 'j':
+			o.jobs = (int)strtol(optarg, &end, 10);
+			if (*end || o.jobs < 1 || o.jobs > 256)
+				return cli_usage_error("search", "--jobs must be an integer in [1, 256], got '%s'", optarg);
+			break;
+		case 'J': o.json = 1; break;
+		case 'q': quiet = 1; break;
+		case 'h': fputs(search_usage, stdout); return MT_EXIT_OK;
+		default: return cli_usage_error("search", "unknown option");
+		}
+	}
+	if (optind < argc)
+		config_path = argv[optind++];
+	if (optind < argc)
+		return cli_usage_error("search", "unexpected argument '%s'", argv[optind]);
+	if (!op || !param || !have_from || !have_to)
+		return cli_usage_error("search", "--op, --param, --from and --to are required");
+	if (from == to)
+		return cli_usage_error("search", "--from and --to must differ");
+	if (precision <= 0)
+		precision = integer ? 1 : (from > to ? from - to : to - from) / 16;
+	if ((error = cli_load_config(&cfg, config_path)) < 0)
+		goto cleanup;
+	o.config_path = config_path;
+	o.self_exe = exe_path();
+	o.progress = quiet ? NULL : stderr;
+	o.progress_tty = 0;
+	o.out = stdout;
+	error = mt_source_search(cfg, &o, op, param, from, to, precision, integer);
+cleanup:
+	rc = error < 0 ? cli_fail("search", error) : MT_EXIT_OK;
+	mt_config_free(cfg);
+	return rc;
+}
