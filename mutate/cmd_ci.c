@@ -367,8 +367,8 @@ static int source_level(json_t *note, json_int_t *trained, mt_git_repo *repo, co
 		return error;
 	if (base_src && same_inputs(base_note, note, "train set") && same_inputs(base_note, note, "model") &&
 	    !same_inputs(base_note, note, "test set"))
-		say(quiet, "source level: only the test set changed, but the training cache of the source-level "
-		    "run is keyed on the test set as well, so its mutants are retrained (docs/ci.md)");
+		say(quiet, "source level: only the test set changed: the cached trained models are re-evaluated "
+		    "on the new test set; nothing is retrained");
 	say(quiet, "source level: training what the cache lacks (results in %s)", dir);
 	memset(&so, 0, sizeof(so));
 	so.config_path = rev->config_path;
@@ -394,6 +394,7 @@ static int source_level(json_t *note, json_int_t *trained, mt_git_repo *repo, co
 			"trainings_used", json_object_get(report, "trainings_used"));
 	*trained = json_integer_value(json_object_get(report, "trainings_this_invocation"));
 	json_object_set_new(src, "trainings", json_integer(*trained));
+	json_object_set(src, "reevaluated", json_object_get(report, "reevaluations_this_invocation"));
 	json_object_set_new(src, "operators", source_operator_rows(report));
 	json_object_set_new(note, "source", src);
 	json_object_set(json_object_get(note, "scores"), "source_mutation_score",

@@ -257,39 +257,54 @@ fail:
 
 /* ---- cache keys ---------------------------------------------------------- */
 
-static int data_digest(char out[KEY_LEN], const mt_config *cfg)
+/* SHA-1 over the SHA-1s of a list of files, in order. */
+static int files_digest(char out[KEY_LEN], char *const *paths, size_t npaths)
 {
-	const mt_data_source *srcs[2] = {&cfg->train, &cfg->test};
 	char *text = NULL;
 	size_t len = 0, cap = 0;
 	int error = 0;
 
-	/* digest of the digests of every data file, in order */
-	for (int s = 0; s < 2; s++)
-		for (size_t i = 0; i < srcs[s]->npaths; i++) {
-			void *buf = NULL;
-			size_t n = 0;
-			char d[KEY_LEN];
-			if ((error = mt_io_read_file(&buf, &n, srcs[s]->paths[i])) < 0)
+	for (size_t i = 0; i < npaths; i++) {
+		void *buf = NULL;
+		size_t n = 0;
+		char d[KEY_LEN];
+		if ((error = mt_io_read_file(&buf, &n, paths[i])) < 0)
+			goto cleanup;
+		error = sha1_hex(d, buf, n);
+		free(buf);
+		if (error < 0)
+			goto cleanup;
+		if (len + KEY_LEN + 2 > cap) {
+			char *grown = realloc(text, cap = cap * 2 + 256);
+			if (!grown) {
+				error = mt_error_set(MT_ENOMEM, "out of memory");
 				goto cleanup;
-			error = sha1_hex(d, buf, n);
-			free(buf);
-			if (error < 0)
-				goto cleanup;
-			if (len + KEY_LEN + 2 > cap) {
-				char *grown = realloc(text, cap = cap * 2 + 256);
-				if (!grown) {
-					error = mt_error_set(MT_ENOMEM, "out of memory");
-					goto cleanup;
-				}
-				text = grown;
 			}
-			len += (size_t)snprintf(text + len, cap - len, "%s\n", d);
+			text = grown;
 		}
+		len += (size_t)snprintf(text + len, cap - len, "%s\n", d);
+	}
 	error = sha1_hex(out, text ? text : "", len);
 cleanup:
 	free(text);
 	return error;
+}
+
+/* "TRAIN:TEST:MODEL": the digests of the training files, the test files and
+ * the TorchScript model file ("none" for an architecture). Trained models
+ * depend on TRAIN and MODEL only, so a commit that changes only the test set
+ * re-evaluates them and trains nothing. */
+#define DIGEST_LEN (3 * KEY_LEN)
+static int data_digest(char out[DIGEST_LEN], const mt_config *cfg)
+{
+	char train[KEY_LEN], test[KEY_LEN], model[KEY_LEN] = "none";
+	int error;
+	if ((error = files_digest(train, cfg->train.paths, cfg->train.npaths)) < 0 ||
+	    (error = files_digest(test, cfg->test.paths, cfg->test.npaths)) < 0 ||
+	    (cfg->torchscript && (error = files_digest(model, &cfg->torchscript, 1)) < 0))
+		return error;
+	snprintf(out, DIGEST_LEN, "%s:%s:%s", train, test, model);
+	return 0;
 }
 
 /* The recipe of run `run` of a slot: a copy with the run's seed. */
@@ -301,16 +316,33 @@ static int run_config(mt_config **out, const mt_config *base, const mt_config *o
 	return error;
 }
 
-static int run_key(char out[KEY_LEN], const mt_config *cfg, const mt_source_mutant *mu,
-		   const char *digest, int run)
+/* The two content keys of run `run` of a slot: train_key names the
+ * trained model (everything training depends on: versions, threads, the
+ * training data and model file digests, data settings, the recipe with the
+ * run's seed, the mutant), eval_key its predictions on the test set
+ * (train_key, the test data digest, the test limit, the batch size). */
+static int run_keys(char train_key[KEY_LEN], char eval_key[KEY_LEN], const mt_config *cfg,
+		    const mt_source_mutant *mu, const char *digest, int run)
 {
 	mt_config *rc = NULL;
-	char *recipe = NULL, *text = NULL;
+	char *recipe = NULL, *text = NULL, tk[KEY_LEN], parts[3][KEY_LEN] = {"", "", ""};
 	size_t n;
 	int error;
 
-	if ((error = run_config(&rc, mu ? mu->config : cfg, cfg, run)) < 0 ||
-	    (error = mt_source_recipe_text(&recipe, rc)) < 0)
+	if (sscanf(digest, "%40[0-9a-f]:%40[0-9a-f]:%40[0-9a-z]", parts[0], parts[1], parts[2]) != 3)
+		return mt_error_set(MT_EINVALID, "malformed data digest '%s'", digest);
+	if ((error = run_config(&rc, mu ? mu->config : cfg, cfg, run)) < 0)
+		goto cleanup;
+	if (rc->torchscript) {
+		/* the model's content, not its path (which differs per checkout) */
+		free(rc->torchscript);
+		if (!(rc->torchscript = malloc(KEY_LEN + 8))) {
+			error = mt_error_set(MT_ENOMEM, "out of memory");
+			goto cleanup;
+		}
+		snprintf(rc->torchscript, KEY_LEN + 8, "sha1:%s", parts[2]);
+	}
+	if ((error = mt_source_recipe_text(&recipe, rc)) < 0)
 		goto cleanup;
 	n = strlen(recipe) + (mu ? strlen(mu->params) : 0) + 1024;
 	if (!(text = malloc(n))) {
@@ -318,21 +350,33 @@ static int run_key(char out[KEY_LEN], const mt_config *cfg, const mt_source_muta
 		goto cleanup;
 	}
 	snprintf(text, n,
-		 "mutorch-training 1\nmutorch %s\nlibtorch %s\nthreads %d\ndata %s\n"
-		 "format %d classes %d train_limit %lld test_limit %lld\n"
+		 "mutorch-training 2\nmutorch %s\nlibtorch %s\nthreads %d\ntrain data %s\nmodel %s\n"
+		 "format %d classes %d train_limit %lld\n"
 		 "normalize %.17g %d %.17g %.17g %.17g %.17g %.17g %.17g %.17g %.17g\n"
 		 "recipe %s\nmutant %s\n",
-		 MUTORCH_VERSION, mt_shim_torch_version(), cfg->threads, digest, (int)cfg->format,
-		 cfg->num_classes, (long long)cfg->train_limit, (long long)cfg->test_limit,
+		 MUTORCH_VERSION, mt_shim_torch_version(), cfg->threads, parts[0], parts[2],
+		 (int)cfg->format, cfg->num_classes, (long long)cfg->train_limit,
 		 cfg->norm_scale, cfg->nnorm, cfg->norm_mean[0], cfg->norm_mean[1],
 		 cfg->norm_mean[2], cfg->norm_mean[3], cfg->norm_std[0], cfg->norm_std[1],
 		 cfg->norm_std[2], cfg->norm_std[3], recipe, mu ? mu->params : "original");
-	error = sha1_hex(out, text, strlen(text));
+	if ((error = sha1_hex(tk, text, strlen(text))) < 0)
+		goto cleanup;
+	if (train_key)
+		memcpy(train_key, tk, KEY_LEN);
+	snprintf(text, n, "mutorch-evaluation 1\ntrained %s\ntest data %s\ntest_limit %lld\nbatch %lld\n",
+		 tk, parts[1], (long long)cfg->test_limit, (long long)cfg->eval_batch_size);
+	error = sha1_hex(eval_key, text, strlen(text));
 cleanup:
 	free(text);
 	free(recipe);
 	mt_config_free(rc);
 	return error;
+}
+
+static int run_key(char out[KEY_LEN], const mt_config *cfg, const mt_source_mutant *mu,
+		   const char *digest, int run)
+{
+	return run_keys(NULL, out, cfg, mu, digest, run);
 }
 
 /* ---- the worker ----------------------------------------------------------- */
@@ -341,33 +385,63 @@ typedef struct {
 	const mt_config *cfg;
 	const char *run_dir;
 	mt_plan *plan;
-	char digest[KEY_LEN];
+	char digest[DIGEST_LEN];
 	mt_dataset *train, *test;
 	mt_tensor *tx, *ty;
 	int cached_slot;
 	mt_source_mutant *mu; /* of cached_slot */
 } worker_state;
 
-static int read_digest(char out[KEY_LEN], const char *run_dir)
+static int read_digest(char out[DIGEST_LEN], const char *run_dir)
 {
 	char *path = path_in(run_dir, "source-setup.json");
 	json_error_t jerr;
 	json_t *j = path ? json_load_file(path, 0, &jerr) : NULL;
 	const char *d = j ? json_string_value(json_object_get(j, "data_digest")) : NULL;
 	int error = 0;
-	if (!d || strlen(d) != KEY_LEN - 1)
+	if (!d || strlen(d) >= DIGEST_LEN)
 		error = mt_error_set(MT_EINVALID, "%s: missing or malformed data_digest", path ? path : run_dir);
 	else
-		memcpy(out, d, KEY_LEN);
+		snprintf(out, DIGEST_LEN, "%s", d);
 	json_decref(j);
 	free(path);
 	return error;
 }
 
-static int write_cache(const char *run_dir, const char *key, const mt_module *model,
-		       const int64_t *pred, int64_t n, json_t *summary)
+/* cache/NAME written atomically from a JSON object. */
+static int write_cache_json(const char *run_dir, const char *name, json_t *obj)
 {
-	char name[128], *p = NULL, *text = NULL;
+	char *p = path_in(run_dir, name), *text = json_dumps(obj, JSON_COMPACT);
+	int error = p && text ? mt_io_write_file_atomic(p, text, strlen(text))
+			      : mt_error_set(MT_ENOMEM, "out of memory");
+	free(p);
+	free(text);
+	return error;
+}
+
+/* A trained model: cache/TRAIN_KEY.pt, then cache/TRAIN_KEY.train.json
+ * (its presence marks a complete entry). */
+static int write_train_cache(const char *run_dir, const char *key, const mt_module *model,
+			     json_t *summary)
+{
+	char name[128], *p;
+	int error;
+	snprintf(name, sizeof(name), "cache/%s.pt", key);
+	if (!(p = path_in(run_dir, name)))
+		return mt_error_set(MT_ENOMEM, "out of memory");
+	error = mt_module_save(model, p);
+	free(p);
+	if (error < 0)
+		return error;
+	snprintf(name, sizeof(name), "cache/%s.train.json", key);
+	return write_cache_json(run_dir, name, summary);
+}
+
+/* Its test predictions: cache/EVAL_KEY.pred, then cache/EVAL_KEY.json. */
+static int write_eval_cache(const char *run_dir, const char *key, const int64_t *pred, int64_t n,
+			    json_t *summary)
+{
+	char name[128], *p = NULL;
 	int32_t *buf = NULL;
 	int error = 0;
 
@@ -376,28 +450,41 @@ static int write_cache(const char *run_dir, const char *key, const mt_module *mo
 	for (int64_t i = 0; i < n; i++)
 		buf[i] = (int32_t)pred[i]; /* little-endian on every supported host */
 	snprintf(name, sizeof(name), "cache/%s.pred", key);
-	if (!(p = path_in(run_dir, name)) ||
-	    (error = mt_io_write_file_atomic(p, buf, sizeof(int32_t) * (size_t)n)) < 0)
-		goto cleanup;
-	free(p);
-	snprintf(name, sizeof(name), "cache/%s.pt", key);
-	if (!(p = path_in(run_dir, name)) || (error = mt_module_save(model, p)) < 0)
-		goto cleanup;
-	free(p);
-	/* The summary last: its presence marks a complete entry. */
-	snprintf(name, sizeof(name), "cache/%s.json", key);
-	if (!(p = path_in(run_dir, name)) || !(text = json_dumps(summary, JSON_COMPACT))) {
+	if (!(p = path_in(run_dir, name)))
 		error = mt_error_set(MT_ENOMEM, "out of memory");
-		goto cleanup;
-	}
-	error = mt_io_write_file_atomic(p, text, strlen(text));
-cleanup:
-	if (!p && error == 0)
-		error = mt_error_set(MT_ENOMEM, "out of memory");
+	else
+		error = mt_io_write_file_atomic(p, buf, sizeof(int32_t) * (size_t)n);
 	free(p);
-	free(text);
 	free(buf);
-	return error;
+	if (error < 0)
+		return error;
+	snprintf(name, sizeof(name), "cache/%s.json", key);
+	return write_cache_json(run_dir, name, summary);
+}
+
+/* A trained model in the cache, with its training summary; 0 when absent. */
+static int load_trained(mt_module **model, json_t **summary, const char *run_dir, const char *key)
+{
+	char name[128], *pj = NULL, *pm = NULL;
+	json_error_t jerr;
+	int found = 0;
+	*model = NULL;
+	*summary = NULL;
+	snprintf(name, sizeof(name), "cache/%s.train.json", key);
+	pj = path_in(run_dir, name);
+	snprintf(name, sizeof(name), "cache/%s.pt", key);
+	pm = path_in(run_dir, name);
+	if (pj && pm && access(pj, F_OK) == 0 && (*summary = json_load_file(pj, 0, &jerr)) &&
+	    mt_module_load(model, pm) == 0)
+		found = 1;
+	if (!found) {
+		json_decref(*summary);
+		*summary = NULL;
+		mt_error_clear();
+	}
+	free(pj);
+	free(pm);
+	return found;
 }
 
 static json_t *train_one(worker_state *ws, size_t slot, int run)
@@ -435,39 +522,63 @@ static json_t *train_one(worker_state *ws, size_t slot, int run)
 	}
 	{
 		const mt_source_mutant *mu = slot > 0 ? ws->mu : NULL;
-		if ((error = run_key(key, cfg, mu, ws->digest, run)) < 0 ||
+		json_t *trained = NULL;
+		char train_key[KEY_LEN];
+		int reused;
+		if ((error = run_keys(train_key, key, cfg, mu, ws->digest, run)) < 0 ||
 		    (error = run_config(&rc, mu ? mu->config : cfg, cfg, run)) < 0)
 			goto fail;
-		if (mu && mu->is_data &&
-		    (error = mt_source_build_train(&mutated, mu, ws->train, cfg)) < 0)
-			goto fail;
-		if ((error = mt_dataset_split(&tr, &val, mutated ? mutated : ws->train,
-					      rc->validation_split, rc->seed)) < 0 ||
-		    (error = mt_runner_tensors(&x, &y, cfg, tr)) < 0 ||
-		    (val && (error = mt_runner_tensors(&vx, &vy, cfg, val)) < 0))
-			goto fail;
-		if ((error = mt_shim_manual_seed(rc->seed)) < 0 ||
-		    (error = mt_runner_initial_model(&model, rc)) < 0)
-			goto fail;
-		error = mt_runner_train(&report, model, rc, x, y, NULL, 0, vx, vy, NULL);
-		if (error < 0 && error != MT_EDIVERGED)
-			goto fail;
+		/* Trained before (only the test set changed)? Evaluate, don't train. */
+		reused = load_trained(&model, &trained, ws->run_dir, train_key);
+		if (!reused) {
+			if (mu && mu->is_data &&
+			    (error = mt_source_build_train(&mutated, mu, ws->train, cfg)) < 0)
+				goto fail;
+			if ((error = mt_dataset_split(&tr, &val, mutated ? mutated : ws->train,
+						      rc->validation_split, rc->seed)) < 0 ||
+			    (error = mt_runner_tensors(&x, &y, cfg, tr)) < 0 ||
+			    (val && (error = mt_runner_tensors(&vx, &vy, cfg, val)) < 0))
+				goto fail;
+			if ((error = mt_shim_manual_seed(rc->seed)) < 0 ||
+			    (error = mt_runner_initial_model(&model, rc)) < 0)
+				goto fail;
+			error = mt_runner_train(&report, model, rc, x, y, NULL, 0, vx, vy, NULL);
+			if (error < 0 && error != MT_EDIVERGED)
+				goto fail;
+			trained = json_pack("{s:s, s:b, s:i, s:b, s:f, s:I, s:I}", "train_key", train_key,
+					    "diverged", report.diverged, "epochs", report.epochs_run,
+					    "stopped_early", report.stopped_early, "train_seconds", now_s() - t0,
+					    "slot", (json_int_t)slot, "run", (json_int_t)run);
+			if ((error = write_train_cache(ws->run_dir, train_key, model, trained)) < 0) {
+				json_decref(trained);
+				goto fail;
+			}
+		}
 		/* A diverged run is a result: its weights are those before the
 		 * NaN step, and it is evaluated like any other. */
 		if ((error = mt_runner_evaluate(&res, model, ws->tx, mt_dataset_labels(ws->test),
 						mt_dataset_count(ws->test), cfg->num_classes,
-						cfg->eval_batch_size)) < 0)
+						cfg->eval_batch_size)) < 0) {
+			json_decref(trained);
 			goto fail;
-		summary = json_pack("{s:s, s:f, s:b, s:i, s:b, s:f, s:I, s:I}", "key", key,
-				    "accuracy", res.accuracy, "diverged", report.diverged,
-				    "epochs", report.epochs_run, "stopped_early", report.stopped_early,
+		}
+		summary = json_pack("{s:s, s:s, s:f, s:O, s:O, s:f, s:I, s:I}", "key", key,
+				    "train_key", train_key, "accuracy", res.accuracy,
+				    "diverged", json_object_get(trained, "diverged"),
+				    "epochs", json_object_get(trained, "epochs"),
 				    "seconds", now_s() - t0, "slot", (json_int_t)slot, "run", (json_int_t)run);
-		if ((error = write_cache(ws->run_dir, key, model, res.predictions, res.n, summary)) < 0)
+		json_decref(trained);
+		if (!summary) {
+			error = mt_error_set(MT_ERROR, "malformed training summary for %s", train_key);
+			goto fail;
+		}
+		if ((error = write_eval_cache(ws->run_dir, key, res.predictions, res.n, summary)) < 0)
 			goto fail;
 		json_object_set_new(rec, "status", json_string("Trained"));
 		json_object_set_new(rec, "key", json_string(key));
 		json_object_set_new(rec, "accuracy", json_real(res.accuracy));
-		json_object_set_new(rec, "diverged", json_boolean(report.diverged));
+		json_object_set_new(rec, "diverged", json_copy(json_object_get(summary, "diverged")));
+		json_object_set_new(rec, "reused_model", json_boolean(reused));
 	}
 	goto done;
 fail:
@@ -563,7 +674,7 @@ typedef struct {
 	mt_resultlog *log;
 	slot_table *st;
 	const mt_plan *plan;
-	size_t total, done, trained_now;
+	size_t total, done, trained_now, reevaluated_now;
 	double start, last_draw;
 	const mt_source_run_options *o;
 } src_state;
@@ -643,7 +754,10 @@ static int src_record(src_state *ss, size_t task, json_t *rec)
 	ss->done++;
 	if (status && !strcmp(status, "Trained")) {
 		st->acc[slot * (size_t)st->max_runs + (size_t)run] = json_number_value(json_object_get(rec, "accuracy"));
-		ss->trained_now++;
+		if (json_is_true(json_object_get(rec, "reused_model")))
+			ss->reevaluated_now++;
+		else
+			ss->trained_now++;
 	} else if (!st->failed[slot]) {
 		st->failed[slot] = status && !strcmp(status, "Timeout") ? 2 : 1;
 		free(st->reason[slot]);
@@ -801,7 +915,7 @@ int mt_source_run(const mt_config *cfg, const mt_source_run_options *o)
 	mt_stats_sequential *design = NULL;
 	src_state ss;
 	json_t *records = NULL, *report = NULL, *rows = NULL;
-	char *plan_path = NULL, *log_path = NULL, *setup_path = NULL, digest[KEY_LEN];
+	char *plan_path = NULL, *log_path = NULL, *setup_path = NULL, digest[DIGEST_LEN];
 	int *need = NULL, max_runs, error;
 	size_t nslots, nmut;
 	int64_t n_test;
@@ -1109,6 +1223,7 @@ int mt_source_run(const mt_config *cfg, const mt_source_run_options *o)
 		json_object_set_new(report, "trainings_fixed_design", json_integer((json_int_t)fixed));
 		json_object_set_new(report, "trainings_saved", json_integer((json_int_t)(fixed - used)));
 		json_object_set_new(report, "trainings_this_invocation", json_integer((json_int_t)ss.trained_now));
+		json_object_set_new(report, "reevaluations_this_invocation", json_integer((json_int_t)ss.reevaluated_now));
 		if (cfg->src_sequential || cfg->src_rule != MT_SRC_RULE_FISHER) {
 			double power = mt_stats_t_power((double)max_runs, cfg->src_effect, cfg->src_alpha);
 			json_object_set_new(report, "power_at_effect_size", num(power));
@@ -1227,8 +1342,8 @@ int mt_source_run(const mt_config *cfg, const mt_source_run_options *o)
 				nmut, killed, survived, errors,
 				(const char *[]){"deepcrime", "welch", "mannwhitney", "fisher"}[cfg->src_rule],
 				cfg->src_alpha, cfg->src_effect, cfg->src_sequential ? ", sequential" : "");
-			fprintf(out, "trainings: %zu used (%zu with a fixed %d-run design, %zu saved), %zu trained now\n",
-				used, fixed, max_runs, fixed - used, ss.trained_now);
+			fprintf(out, "trainings: %zu used (%zu with a fixed %d-run design, %zu saved), %zu trained now, %zu trained models re-evaluated on a changed test set\n",
+				used, fixed, max_runs, fixed - used, ss.trained_now, ss.reevaluated_now);
 			{
 				double sd_orig, mean_orig = mean_sd(&sd_orig, st->acc, st->runs_used[0]);
 				fprintf(out, "original: %d runs, accuracy %.4f +- %.4f\n\n", st->runs_used[0],
@@ -1385,7 +1500,7 @@ int mt_source_false_kill(const mt_config *cfg, const mt_source_run_options *o, i
 	mt_dataset *test = NULL;
 	slot_table *st = NULL;
 	mt_stats_sequential *design = NULL;
-	char digest[KEY_LEN], *sub = NULL, *log_path = NULL;
+	char digest[DIGEST_LEN], *sub = NULL, *log_path = NULL;
 	json_t *records = NULL, *res = NULL;
 	src_state ss;
 	size_t kills = 0, seq_kills = 0, seq_runs = 0;
@@ -1519,7 +1634,7 @@ int mt_source_search(const mt_config *cfg, const mt_source_run_options *o, const
 	mt_dataset *train = NULL, *test = NULL;
 	mt_plan *plan = NULL;
 	mt_stats_bisection b;
-	char digest[KEY_LEN], *sub = NULL, *log_path = NULL, subname[256];
+	char digest[DIGEST_LEN], *sub = NULL, *log_path = NULL, subname[256];
 	json_t *records = NULL, *steps = json_array(), *res = NULL;
 	slot_table *st = NULL;
 	src_state ss;

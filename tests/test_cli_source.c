@@ -34,6 +34,13 @@ static char *read_all(const char *path)
 	return buf;
 }
 
+/* Remove a test's directory once it passed (a failed test keeps it to
+ * look at): every run caches its trained models there. */
+static void remove_dir(const char *dir)
+{
+	cr_assert_eq(th_run(NULL, NULL, "rm -rf '%s'", dir), 0);
+}
+
 static size_t count_lines(const char *text)
 {
 	size_t n = 0;
@@ -273,9 +280,15 @@ Test(source, verdicts_on_real_data, .timeout = 240)
 	cr_assert(file, "%s: %s", path, jerr.text);
 	assert_three_verdicts(file);
 	json_decref(file);
+	/* every training logged once */
+	snprintf(path, sizeof(path), "%s/out/source-results.jsonl", dir);
+	char *log = read_all(path);
+	cr_assert_eq(count_lines(log), 4 * RUNS, "%zu log records", count_lines(log));
+	free(log);
 	json_decref(rep);
 	free(runs);
 	free(kp);
+	remove_dir(dir);
 }
 
 Test(source, rerun_trains_nothing, .timeout = 240)
@@ -299,6 +312,7 @@ Test(source, rerun_trains_nothing, .timeout = 240)
 	json_decref(second);
 	free(runs1);
 	free(runs2);
+	remove_dir(dir);
 }
 
 Test(source, resume_after_sigkill, .timeout = 240)
@@ -352,6 +366,8 @@ Test(source, resume_after_sigkill, .timeout = 240)
 	json_decref(resumed);
 	free(x);
 	free(y);
+	remove_dir(a);
+	remove_dir(b);
 }
 
 /* `mutorch mutants CFG --level source --json`: the plan's mutants. */
@@ -438,6 +454,7 @@ Test(source, no_equivalent_configuration, .timeout = 60)
 	cr_assert(th_contains(err, "HLR makes no mutant here"), "%s", err);
 	json_decref(plan);
 	free(err);
+	remove_dir(dir);
 }
 
 Test(source, crash_is_isolated, .timeout = 240)
@@ -458,6 +475,7 @@ Test(source, crash_is_isolated, .timeout = 240)
 	/* the crashed mutant trained nothing: the original and two mutants */
 	cr_assert_eq(int_of(rep, "trainings_this_invocation"), 3 * RUNS);
 	json_decref(rep);
+	remove_dir(dir);
 }
 
 Test(source, sequential_design_stops_early, .timeout = 240)
@@ -493,6 +511,7 @@ Test(source, sequential_design_stops_early, .timeout = 240)
 	cr_assert_eq((json_int_t)count_lines(runs), 1 + int_of(rep, "trainings_used"));
 	free(runs);
 	json_decref(rep);
+	remove_dir(dir);
 }
 
 Test(source, bad_input_is_reported, .timeout = 60)
@@ -525,4 +544,5 @@ Test(source, bad_input_is_reported, .timeout = 60)
 	char path[4200];
 	snprintf(path, sizeof(path), "%s/out/source-results.jsonl", dir);
 	cr_assert_neq(access(path, F_OK), 0, "a refused run left %s", path);
+	remove_dir(dir);
 }
