@@ -246,6 +246,10 @@ int mt_pool_run(const mt_pool_options *o, const size_t *tasks, size_t ntasks)
 				continue;
 			}
 			if (w->ready && !w->busy) {
+				while (next < ntasks && o->skip && o->skip(o->ctx, tasks[next])) {
+					next++;
+					done++;
+				}
 				if (next < ntasks) {
 					if (send_task(w, tasks[next], o) == 0)
 						next++;

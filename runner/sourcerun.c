@@ -789,6 +789,13 @@ static int src_on_failure(void *ctx, size_t task, mt_pool_failure kind, const ch
 	return error;
 }
 
+/* A mutant whose training failed once gets no more runs. */
+static int src_skip(void *ctx, size_t task)
+{
+	src_state *ss = ctx;
+	return ss->st->failed[task / MT_SOURCE_RUN_STRIDE] != 0;
+}
+
 /* Train whatever of runs [0, need[slot]) is not cached. */
 static int train_missing(src_state *ss, const int *need)
 {
@@ -819,6 +826,7 @@ static int train_missing(src_state *ss, const int *need)
 		po.startup_timeout = 600;
 		po.on_result = src_on_result;
 		po.on_failure = src_on_failure;
+		po.skip = src_skip;
 		po.ctx = ss;
 		ss->total += ntasks;
 		error = mt_pool_run(&po, tasks, ntasks);
@@ -971,6 +979,19 @@ int mt_source_run(const mt_config *cfg, const mt_source_run_options *o)
 
 	nmut = mt_plan_count(plan);
 	nslots = nmut + 1;
+	if (nmut == 0) {
+		/* Nothing to compare with: don't train the original for nothing. */
+		static const char empty[] = "{\"level\":\"source\",\"mutants\":0,\"killed\":0,\"survived\":0,\"errors\":0,\"mutation_score\":null,\"trainings_used\":0,\"trainings_this_invocation\":0,\"mutants_detail\":[]}";
+		if (o->json_out) {
+			if (!(*o->json_out = strdup(empty)))
+				error = mt_error_set(MT_ENOMEM, "out of memory");
+		} else if (o->json) {
+			fprintf(out, "%s\n", empty);
+		} else {
+			fprintf(out, "source level: no mutants planned (every entry is equal to the original or makes no mutant here); nothing trained\n");
+		}
+		goto cleanup;
+	}
 	max_runs = cfg->src_sequential ? cfg->src_max_runs : cfg->src_runs;
 	if (max_runs >= MT_SOURCE_RUN_STRIDE) {
 		error = mt_error_set(MT_EINVALID, "%s: at most %d runs per mutant", cfg->path, MT_SOURCE_RUN_STRIDE - 1);
@@ -1008,8 +1029,10 @@ int mt_source_run(const mt_config *cfg, const mt_source_run_options *o)
 			need[s] = max_runs;
 		if ((error = train_missing(&ss, need)) < 0)
 			goto cleanup;
+		/* runs trained: all of them, or those before a failure */
 		for (size_t s = 0; s < nslots; s++)
-			st->runs_used[s] = max_runs;
+			for (int r = 0; r < max_runs && !isnan(st->acc[s * (size_t)max_runs + (size_t)r]); r++)
+				st->runs_used[s] = r + 1;
 	} else {
 		mt_stats_sequential_options so;
 		mt_stats_sequential_options_init(&so);
@@ -1168,10 +1191,15 @@ int mt_source_run(const mt_config *cfg, const mt_source_run_options *o)
 			goto cleanup;
 		}
 		for (size_t s = 1; s < nslots; s++)
-			if (kills[s] && st->runs_used[s] < n_common)
+			if (kills[s])
+				json_object_set_new(json_array_get(rows, s - 1), "redundant", json_false());
+		/* Subsumption orders killed mutants: a mutant the test set does
+		 * not kill subsumes nothing. */
+		for (size_t s = 1; s < nslots; s++)
+			if (kills[s] && st->killed[s] && st->runs_used[s] < n_common)
 				n_common = st->runs_used[s];
 		for (size_t s = 1; s < nslots; s++)
-			if (kills[s]) {
+			if (kills[s] && st->killed[s]) {
 				kl[nk] = kills[s]; /* the first n_common runs are a prefix */
 				idx[nk++] = s;
 			}

@@ -38,6 +38,10 @@ typedef struct {
 	/* A task failed; reason says how ("killed by signal 11", ...). */
 	int (*on_failure)(void *ctx, size_t task, mt_pool_failure kind,
 			  const char *reason);
+	/* Optional: asked before a task is sent; non-zero skips it (counted
+	 * as done, no callback). Lets the caller drop the remaining tasks of
+	 * something that already failed. */
+	int (*skip)(void *ctx, size_t task);
 	void *ctx;
 } mt_pool_options;
 

@@ -15,8 +15,10 @@
  *   source-plan.json       the source-level mutants
  *   source-setup.json      the data digest the cache keys use
  *   source-results.jsonl   append-only log of every training
- *   cache/KEY.json|.pred|.pt  one trained run: summary, test predictions,
- *                          the model
+ *   cache/TRAIN_KEY.pt|.train.json   a trained model and its training
+ *                          summary (keyed on the training data and recipe)
+ *   cache/EVAL_KEY.json|.pred        its accuracy and test predictions
+ *                          (keyed on TRAIN_KEY and the test set)
  *   source-report.json, source-runs.csv, source-kill-probabilities.csv,
  *   source-stryker.json    the reports
  */
