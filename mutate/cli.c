@@ -5,6 +5,7 @@
 
 #include <stdarg.h>
 #include <stdio.h>
+#include <unistd.h>
 
 int cli_exit_code(int error)
 {
@@ -48,4 +49,14 @@ int cli_load_config(mt_config **out, const char *path)
 		*out = NULL;
 	}
 	return error;
+}
+
+const char *cli_self_exe(void)
+{
+	static char buf[4096];
+	ssize_t n = readlink("/proc/self/exe", buf, sizeof(buf) - 1);
+	if (n <= 0)
+		return "mutorch";
+	buf[n] = '\0';
+	return buf;
 }

@@ -28,6 +28,8 @@ int cli_usage_error(const char *cmd, const char *fmt, ...)
 /* Load the config (default ./mutorch.yml) and initialise the shim with its
  * thread count and seed. */
 int cli_load_config(mt_config **out, const char *path);
+/* The path of the running mutorch binary (workers run it again). */
+const char *cli_self_exe(void);
 
 int cmd_train(int argc, char **argv);
 int cmd_eval(int argc, char **argv);

@@ -54,16 +54,6 @@ static const char ci_usage[] =
 	"4 score below ci.threshold or fell by more than ci.tolerance, 5 another\n"
 	"run holds the repository's lock.\n";
 
-static const char *self_exe(void)
-{
-	static char buf[4096];
-	ssize_t n = readlink("/proc/self/exe", buf, sizeof(buf) - 1);
-	if (n <= 0)
-		return "mutorch";
-	buf[n] = '\0';
-	return buf;
-}
-
 static double now_s(void)
 {
 	struct timespec ts;
@@ -373,7 +363,7 @@ static int source_level(json_t *note, json_int_t *trained, mt_git_repo *repo, co
 	memset(&so, 0, sizeof(so));
 	so.config_path = rev->config_path;
 	so.run_dir = dir;
-	so.self_exe = mo->self_exe ? mo->self_exe : self_exe();
+	so.self_exe = mo->self_exe ? mo->self_exe : cli_self_exe();
 	so.jobs = mo->jobs;
 	so.timeout = mo->timeout;
 	so.progress = quiet ? NULL : stderr;
@@ -656,7 +646,7 @@ int cmd_ci(int argc, char **argv)
 				goto cleanup;
 			o.config_path = rev->config_path;
 			o.run_dir = run_dir;
-			o.self_exe = self_exe();
+			o.self_exe = cli_self_exe();
 			o.progress = quiet ? NULL : stderr;
 			o.progress_tty = !quiet && isatty(STDERR_FILENO);
 			if ((error = mt_model_run(&km, rev->cfg, &o)) < 0)
@@ -857,7 +847,7 @@ int cmd_hook(int argc, char **argv)
 	else
 		fputs("# git ignores a post-commit hook's exit status: the commit stays.\n", f);
 	fputs("exec ", f);
-	sh_quote(f, self_exe());
+	sh_quote(f, cli_self_exe());
 	fputs(" ci ", f);
 	sh_quote(f, tree_path);
 	fputc('\n', f);

@@ -47,16 +47,6 @@ static const char run_usage[] =
 	"  -q, --quiet           no progress output\n"
 	"  -h, --help            show this help\n";
 
-static const char *self_exe(void)
-{
-	static char buf[4096];
-	ssize_t n = readlink("/proc/self/exe", buf, sizeof(buf) - 1);
-	if (n <= 0)
-		return "mutorch";
-	buf[n] = '\0';
-	return buf;
-}
-
 static int print_report(const mt_killmatrix *km, int json)
 {
 	if (json) {
@@ -141,7 +131,7 @@ int cmd_run(int argc, char **argv)
 	if (error < 0)
 		goto cleanup;
 	o.config_path = rev ? rev_config : config_path;
-	o.self_exe = self_exe();
+	o.self_exe = cli_self_exe();
 	o.progress = quiet ? NULL : stderr;
 	o.progress_tty = !quiet && isatty(STDERR_FILENO);
 	if (level_model && (error = mt_model_run(&km, cfg, &o)) < 0)

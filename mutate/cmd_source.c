@@ -11,16 +11,6 @@
 #include "mutorch/error.h"
 #include "mutorch/sourcerun.h"
 
-static const char *exe_path(void)
-{
-	static char buf[4096];
-	ssize_t n = readlink("/proc/self/exe", buf, sizeof(buf) - 1);
-	if (n <= 0)
-		return "mutorch";
-	buf[n] = '\0';
-	return buf;
-}
-
 static const char false_kill_usage[] =
 	"usage: mutorch false-kill [CONFIG] [--trials N] [--jobs N] [--json] [--quiet]\n"
 	"\n"
@@ -80,7 +70,7 @@ int cmd_false_kill(int argc, char **argv)
 	if ((error = cli_load_config(&cfg, config_path)) < 0)
 		goto cleanup;
 	o.config_path = config_path;
-	o.self_exe = exe_path();
+	o.self_exe = cli_self_exe();
 	o.progress = quiet ? NULL : stderr;
 	o.progress_tty = !quiet && isatty(STDERR_FILENO);
 	o.out = stdout;
@@ -184,7 +174,7 @@ int cmd_search(int argc, char **argv)
 	if ((error = cli_load_config(&cfg, config_path)) < 0)
 		goto cleanup;
 	o.config_path = config_path;
-	o.self_exe = exe_path();
+	o.self_exe = cli_self_exe();
 	o.progress = quiet ? NULL : stderr;
 	o.progress_tty = 0;
 	o.out = stdout;

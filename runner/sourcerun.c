@@ -908,6 +908,20 @@ static double mean_sd(double *sd, const double *a, int n)
 	return m;
 }
 
+/* The group-sequential design of mutation.source: looks at n = 4, 6, ...
+ * up to n_max, the configured alpha and effect size. */
+static int sequential_design(mt_stats_sequential **out, const mt_config *cfg, int n_max)
+{
+	mt_stats_sequential_options so;
+	mt_stats_sequential_options_init(&so);
+	so.n_max = (size_t)n_max;
+	so.alpha = cfg->src_alpha;
+	so.effect = cfg->src_effect;
+	if (so.n_first > so.n_max)
+		so.n_first = so.n_max;
+	return mt_stats_sequential_new(out, &so);
+}
+
 static json_t *num(double v)
 {
 	return isfinite(v) ? json_real(v) : json_null();
@@ -1034,14 +1048,7 @@ int mt_source_run(const mt_config *cfg, const mt_source_run_options *o)
 			for (int r = 0; r < max_runs && !isnan(st->acc[s * (size_t)max_runs + (size_t)r]); r++)
 				st->runs_used[s] = r + 1;
 	} else {
-		mt_stats_sequential_options so;
-		mt_stats_sequential_options_init(&so);
-		so.n_max = (size_t)max_runs;
-		so.alpha = cfg->src_alpha;
-		so.effect = cfg->src_effect;
-		if (so.n_first > so.n_max)
-			so.n_first = so.n_max;
-		if ((error = mt_stats_sequential_new(&design, &so)) < 0)
+		if ((error = sequential_design(&design, cfg, max_runs)) < 0)
 			goto cleanup;
 		for (size_t k = 0; k < mt_stats_sequential_looks(design); k++) {
 			int n_k = (int)mt_stats_sequential_look_n(design, k), any = 0;
@@ -1572,14 +1579,7 @@ int mt_source_false_kill(const mt_config *cfg, const mt_source_run_options *o, i
 		goto cleanup;
 	}
 	if (cfg->src_sequential) {
-		mt_stats_sequential_options so;
-		mt_stats_sequential_options_init(&so);
-		so.n_max = (size_t)n;
-		so.alpha = cfg->src_alpha;
-		so.effect = cfg->src_effect;
-		if (so.n_first > so.n_max)
-			so.n_first = so.n_max;
-		if ((error = mt_stats_sequential_new(&design, &so)) < 0)
+		if ((error = sequential_design(&design, cfg, n)) < 0)
 			goto cleanup;
 	}
 	for (int j = 0; j < trials; j++) {
