@@ -35,24 +35,28 @@ training:
 EOC
 echo "LeNet-5, Fashion-MNIST, $LIMIT training images x $EPOCHS epoch(s), batch 64, Adam; eval on 10000; $THREADS thread(s); best of $REPEATS"
 best() { sort -g | tail -1; }
-: > "$tmp/mt_train"; : > "$tmp/mt_eval"; : > "$tmp/pt_train"; : > "$tmp/pt_eval"
+: > "$tmp/mt_train"; : > "$tmp/mt_eval"; : > "$tmp/mt_eval_cold"; : > "$tmp/pt_train"; : > "$tmp/pt_eval"
 i=0
 while [ $i -lt "$REPEATS" ]; do
   # Alternate the two so that machine noise hits both alike.
   $MUTORCH train "$tmp/lenet5.yml" --json -q > "$tmp/t.json"
   python3 -c "import json,sys; print(json.load(open('$tmp/t.json'))['samples_per_second'])" >> "$tmp/mt_train"
+  # Evaluation right after training in the same process, on both sides.
+  python3 -c "import json,sys; print(json.load(open('$tmp/t.json'))['eval_samples_per_second'])" >> "$tmp/mt_eval"
+  # ...and in a fresh process (mutorch eval), for reference.
   $MUTORCH eval "$tmp/lenet5.yml" --json > "$tmp/e.json"
-  python3 -c "import json,sys; print(json.load(open('$tmp/e.json'))['samples_per_second'])" >> "$tmp/mt_eval"
+  python3 -c "import json,sys; print(json.load(open('$tmp/e.json'))['samples_per_second'])" >> "$tmp/mt_eval_cold"
   /usr/bin/python3 bench/pytorch_train_eval.py "$THREADS" "$EPOCHS" 64 "$LIMIT" > "$tmp/p.json"
   python3 -c "import json; d=json.load(open('$tmp/p.json')); print(d['train_samples_per_second'])" >> "$tmp/pt_train"
   python3 -c "import json; d=json.load(open('$tmp/p.json')); print(d['eval_samples_per_second'])" >> "$tmp/pt_eval"
   i=$((i + 1))
 done
 mt=$(best < "$tmp/mt_train"); pt=$(best < "$tmp/pt_train")
-me=$(best < "$tmp/mt_eval"); pe=$(best < "$tmp/pt_eval")
-python3 - "$mt" "$pt" "$me" "$pe" <<'EOP'
+me=$(best < "$tmp/mt_eval"); pe=$(best < "$tmp/pt_eval"); mc=$(best < "$tmp/mt_eval_cold")
+python3 - "$mt" "$pt" "$me" "$pe" "$mc" <<'EOP'
 import sys
-mt, pt, me, pe = map(float, sys.argv[1:])
+mt, pt, me, pe, mc = map(float, sys.argv[1:])
 print(f"training   mutorch {mt:10.0f} samples/s   PyTorch {pt:10.0f} samples/s   ratio {mt/pt:.2f}")
-print(f"evaluation mutorch {me:10.0f} samples/s   PyTorch {pe:10.0f} samples/s   ratio {me/pe:.2f}")
+print(f"evaluation mutorch {me:10.0f} samples/s   PyTorch {pe:10.0f} samples/s   ratio {me/pe:.2f}  (both right after training)")
+print(f"evaluation in a fresh process (mutorch eval): {mc:.0f} samples/s, ratio to PyTorch {mc/pe:.2f}")
 EOP

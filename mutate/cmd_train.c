@@ -6,6 +6,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "mutorch/error.h"
@@ -69,6 +70,8 @@ int cmd_train(int argc, char **argv)
 	mt_train_report report;
 	mt_eval_result res = {0};
 	mt_progress progress;
+	struct timespec t0, t1;
+	double eval_seconds = 0;
 
 	optind = 1;
 	while ((c = getopt_long(argc, argv, "o:qh", opts, NULL)) != -1) {
@@ -114,10 +117,13 @@ int cmd_train(int argc, char **argv)
 		goto cleanup;
 	if ((error = save_model(model, output)) < 0)
 		goto cleanup;
+	clock_gettime(CLOCK_MONOTONIC, &t0);
 	if ((error = mt_runner_evaluate(&res, model, tx, mt_dataset_labels(test),
 					mt_dataset_count(test), cfg->num_classes,
 					cfg->eval_batch_size)) < 0)
 		goto cleanup;
+	clock_gettime(CLOCK_MONOTONIC, &t1);
+	eval_seconds = (double)(t1.tv_sec - t0.tv_sec) + (double)(t1.tv_nsec - t0.tv_nsec) * 1e-9;
 
 	if (json) {
 		json_t *o = json_pack("{s:s, s:f, s:I, s:I, s:i, s:f, s:f, s:f, s:I, s:i, s:s}",
@@ -130,6 +136,9 @@ int cmd_train(int argc, char **argv)
 				      "torch_version", mt_shim_torch_version());
 		if (report.val_accuracy >= 0)
 			json_object_set_new(o, "val_accuracy", json_real(report.val_accuracy));
+		json_object_set_new(o, "eval_seconds", json_real(eval_seconds));
+		json_object_set_new(o, "eval_samples_per_second",
+				    json_real(eval_seconds > 0 ? (double)res.n / eval_seconds : 0.0));
 		json_dumpf(o, stdout, JSON_COMPACT);
 		fputc('\n', stdout);
 		json_decref(o);
