@@ -5,12 +5,17 @@
 # per-layer weight mutants of the trained example LeNet-5 on the 10000
 # Fashion-MNIST test images, the same thread count, in one run. Also prints
 # mutorch's mean cost per mutant as a fraction of one full forward pass.
-#   bench/model_level.sh [THREADS] [MUTANTS_PER_LAYER]
+#   bench/model_level.sh [THREADS] [MUTANTS_PER_LAYER] [JOBS]
+# JOBS mutorch workers run with THREADS/JOBS threads each, so mutorch and
+# PyTorch use THREADS threads in all (default: 1 worker with THREADS).
 # Needs the trained example model (scripts/run-example.sh trains it).
 set -eu
 cd "$(dirname "$0")/.."
 THREADS=${1:-2}
 PER=${2:-2}
+JOBS=${3:-1}
+WORKER_THREADS=$((THREADS / JOBS))
+[ "$WORKER_THREADS" -ge 1 ] || { echo "JOBS must not exceed THREADS" >&2; exit 2; }
 MUTORCH=${MUTORCH:-./build/mutorch}
 MODEL=$(pwd)/examples/fashion-mnist/trained/lenet5.pt
 [ -f "$MODEL" ] || { echo "no trained model at $MODEL: run scripts/run-example.sh first" >&2; exit 3; }
@@ -23,7 +28,7 @@ data:
   train: {images: $D/train-images-idx3-ubyte.gz, labels: $D/train-labels-idx1-ubyte.gz}
   test: {images: $D/t10k-images-idx3-ubyte.gz, labels: $D/t10k-labels-idx1-ubyte.gz}
   normalize: {scale: 255, mean: 0.2860, std: 0.3530}
-training: {threads: $THREADS, eval_batch_size: 1000}
+training: {threads: $WORKER_THREADS, eval_batch_size: 1000}
 run: {dir: $tmp/out}
 mutation:
   model_level:
@@ -37,9 +42,9 @@ mutation:
     - {op: QNT, bits: 8}
     - {op: WPR, dtype: fp16}
 EOC
-echo "LeNet-5 (examples/fashion-mnist), 10000 test images, per-layer weight mutants, $THREADS thread(s)"
+echo "LeNet-5 (examples/fashion-mnist), 10000 test images, per-layer weight mutants, $THREADS thread(s): mutorch $JOBS worker(s) x $WORKER_THREADS thread(s), PyTorch 1 process x $THREADS thread(s)"
 start=$(date +%s.%N)
-$MUTORCH run "$tmp/mutorch.yml" --jobs 1 -q > /dev/null
+$MUTORCH run "$tmp/mutorch.yml" --jobs "$JOBS" -q > /dev/null
 end=$(date +%s.%N)
 $MUTORCH eval "$tmp/mutorch.yml" --json > "$tmp/eval.json"
 /usr/bin/python3 bench/pytorch_model_level.py "$MODEL" "$THREADS" "$tmp/out/plan.json" > "$tmp/pt.json"
@@ -54,10 +59,10 @@ fwd = json.load(open(f"{tmp}/eval.json"))["eval_seconds"]
 pt = json.load(open(f"{tmp}/pt.json"))
 print(f"mutants: {n}")
 print(f"mutorch  end to end {wall:7.2f} s  {n / wall:7.2f} mutants/s (worker start-up, original, reports included)")
-print(f"mutorch  in worker  {in_worker:7.2f} s  {n / in_worker:7.2f} mutants/s")
+print(f"mutorch  in workers {in_worker:7.2f} s of worker time  {n / in_worker:7.2f} mutants/s per worker")
 print(f"PyTorch  copy+eval  {pt['seconds']:7.2f} s  {pt['mutants_per_second']:7.2f} mutants/s")
 print(f"ratio mutorch/PyTorch mutants/s: end to end {n / wall / pt['mutants_per_second']:.2f}x, "
-      f"in worker {n / in_worker / pt['mutants_per_second']:.2f}x")
+      f"per worker {n / in_worker / pt['mutants_per_second']:.2f}x")
 print(f"full forward pass over the test set: mutorch {fwd:.3f} s, PyTorch {pt['forward_seconds']:.3f} s")
 print(f"mutorch mean cost per mutant: {in_worker / n / fwd:.3f} forward passes")
 by = collections.defaultdict(list)

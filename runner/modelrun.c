@@ -124,8 +124,17 @@ static mt_partial *cut_for(cut_cache *cc, mt_module *m, const mt_tensor *x,
 	int victim = 0;
 	mt_partial *p = NULL;
 
-	for (size_t i = 0; i < n; i++)
-		used += (size_t)snprintf(key + used, used < sizeof(key) ? sizeof(key) - used : 0, "%s;", names[i]);
+	/* Keyed by the layers (the part before the last '.'), not the
+	 * tensors: a mutant of conv1.weight and one of conv1.weight and
+	 * conv1.bias cut at the same node and share the cache. */
+	for (size_t i = 0; i < n; i++) {
+		const char *dot = strrchr(names[i], '.');
+		int len = dot ? (int)(dot - names[i]) : (int)strlen(names[i]);
+		char layer[512];
+		snprintf(layer, sizeof(layer), "%.*s;", len, names[i]);
+		if (!strstr(key, layer))
+			used += (size_t)snprintf(key + used, used < sizeof(key) ? sizeof(key) - used : 0, "%s", layer);
+	}
 	for (int i = 0; i < MAX_CUTS; i++)
 		if (cc->cuts[i].key && !strcmp(cc->cuts[i].key, key)) {
 			cc->cuts[i].last_use = ++cc->clock;
@@ -145,10 +154,26 @@ static mt_partial *cut_for(cut_cache *cc, mt_module *m, const mt_tensor *x,
 	for (int i = 0; i < MAX_CUTS; i++)
 		if (cc->cuts[i].partial)
 			total += mt_partial_cache_bytes(cc->cuts[i].partial);
-	if (mt_partial_new(&p, m, names, n) < 0 ||
-	    mt_partial_cache(p, x, batch, total < PARTIAL_BUDGET ? PARTIAL_BUDGET - total : 1) < 0) {
+	if (mt_partial_new(&p, m, names, n) < 0) {
 		mt_partial_free(p);
 		return NULL;
+	}
+	{
+		/* Start from the latest cached cut before this one, so that a
+		 * series of cuts costs one forward pass in all. */
+		const mt_partial *from = NULL;
+		size_t budget = total < PARTIAL_BUDGET ? PARTIAL_BUDGET - total : 1;
+		for (int i = 0; i < MAX_CUTS; i++) {
+			const mt_partial *c = cc->cuts[i].partial;
+			if (c && mt_partial_cut_index(c) <= mt_partial_cut_index(p) &&
+			    (!from || mt_partial_cut_index(c) > mt_partial_cut_index(from)))
+				from = c;
+		}
+		if ((!from || mt_partial_cache_from(p, from, x, budget) < 0) &&
+		    mt_partial_cache(p, x, batch, budget) < 0) {
+			mt_partial_free(p);
+			return NULL;
+		}
 	}
 	cc->cuts[victim].key = strdup(key);
 	cc->cuts[victim].partial = p;
@@ -195,6 +220,7 @@ static json_t *evaluate_one(const mt_config *cfg, model_setup *s, cut_cache *cc,
 		if (nchanged > 0)
 			p = cut_for(cc, s->model, s->x, changed, nchanged, cfg->eval_batch_size);
 	}
+	double t_apply = now_s();
 	if (p)
 		error = mt_partial_predict(pred, logits, p, 0);
 	else
@@ -205,6 +231,7 @@ static json_t *evaluate_one(const mt_config *cfg, model_setup *s, cut_cache *cc,
 		mt_mutator_restore(s->mutator);
 		goto done;
 	}
+	double t_pred = now_s();
 	if ((error = mt_mutator_restore(s->mutator)) < 0) {
 		/* The trained weights could not be put back: this worker is
 		 * unusable. Dying makes the parent record it and start afresh. */
@@ -224,6 +251,8 @@ static json_t *evaluate_one(const mt_config *cfg, model_setup *s, cut_cache *cc,
 		if (pred[i] != original[i])
 			json_array_append_new(diff, json_pack("[I,I]", (json_int_t)i, (json_int_t)pred[i]));
 	}
+	if (getenv("MUTORCH_PROFILE"))
+		fprintf(stderr, "%s apply+cut %.4f predict %.4f restore+diff %.4f\n", d->id, t_apply - t0, t_pred - t_apply, now_s() - t_pred);
 	json_object_set_new(rec, "status", json_string("Evaluated"));
 	json_object_set_new(rec, "accuracy", json_real(n ? (double)correct / (double)n : 0));
 	json_object_set_new(rec, "diff", diff);

@@ -291,26 +291,19 @@ void outer_reads(Block *b, std::vector<Value *> &out)
 		out.push_back(v);
 }
 
-/* Suffix: (self, live values...) -> output, with the recomputable nodes
- * before the cut that it needs cloned in front. */
-std::shared_ptr<Graph> suffix_graph(const forward_graph &f, size_t cut,
-				    const std::vector<Value *> &live)
+/* Clone top-level nodes [cut, end) into g, preceded by the recomputable
+ * nodes before the cut that they (or the values in `extra`) read. env maps
+ * self and the live values at the cut already. */
+void clone_range(Graph &g, value_env &env, const forward_graph &f, size_t cut, size_t end,
+		 const std::vector<Value *> &extra)
 {
-	auto g = std::make_shared<Graph>();
-	value_env env;
-	add_input(*g, f.graph->inputs()[0], env);
-	for (Value *v : live)
-		add_input(*g, v, env);
-
-	std::vector<Value *> reads;
-	for (size_t i = cut; i < f.nodes.size(); i++) {
+	std::vector<Value *> reads(extra);
+	for (size_t i = cut; i < end; i++) {
 		for (Value *v : f.nodes[i]->inputs())
 			reads.push_back(v);
 		for (Block *b : f.nodes[i]->blocks())
 			outer_reads(b, reads);
 	}
-	for (Value *v : f.graph->outputs())
-		reads.push_back(v);
 	std::unordered_set<const Node *> needed;
 	while (!reads.empty()) {
 		Value *v = reads.back();
@@ -327,10 +320,43 @@ std::shared_ptr<Graph> suffix_graph(const forward_graph &f, size_t cut,
 	}
 	for (size_t i = 0; i < cut; i++)
 		if (needed.count(f.nodes[i]))
-			clone_into(*g, f.nodes[i], env);
-	for (size_t i = cut; i < f.nodes.size(); i++)
-		clone_into(*g, f.nodes[i], env);
+			clone_into(g, f.nodes[i], env);
+	for (size_t i = cut; i < end; i++)
+		clone_into(g, f.nodes[i], env);
+}
+
+/* Suffix: (self, live values...) -> output, with the recomputable nodes
+ * before the cut that it needs cloned in front. */
+std::shared_ptr<Graph> suffix_graph(const forward_graph &f, size_t cut,
+				    const std::vector<Value *> &live)
+{
+	auto g = std::make_shared<Graph>();
+	value_env env;
+	add_input(*g, f.graph->inputs()[0], env);
+	for (Value *v : live)
+		add_input(*g, v, env);
+	std::vector<Value *> outs(f.graph->outputs().begin(), f.graph->outputs().end());
+	clone_range(*g, env, f, cut, f.nodes.size(), outs);
 	g->registerOutput(env.at(f.graph->outputs()[0]));
+	return g;
+}
+
+/* Segment: (self, live values at `cut`...) -> (live values at `end`...):
+ * builds a later cut's cache from an earlier one's. */
+std::shared_ptr<Graph> segment_graph(const forward_graph &f, size_t cut,
+				     const std::vector<Value *> &live, size_t end,
+				     const std::vector<Value *> &end_live)
+{
+	auto g = std::make_shared<Graph>();
+	value_env env;
+	add_input(*g, f.graph->inputs()[0], env);
+	for (Value *v : live)
+		add_input(*g, v, env);
+	clone_range(*g, env, f, cut, end, end_live);
+	std::vector<Value *> outs;
+	for (Value *v : end_live)
+		outs.push_back(env.at(v));
+	g->registerOutput(g->insertNode(g->createTuple(outs))->output());
 	return g;
 }
 
@@ -590,6 +616,69 @@ int mt_partial_cache(mt_partial *p, const mt_tensor *inputs,
 		measure_work(p, x.narrow(0, 0, 1));
 		return 0;
 	});
+}
+
+int mt_partial_cache_from(mt_partial *p, const mt_partial *earlier,
+			  const mt_tensor *inputs, size_t memory_budget_bytes)
+{
+	return mtshim::guard("mt_partial_cache_from", [&] {
+		clear_cache(p);
+		if (earlier->module != p->module || earlier->cut > p->cut || earlier->count == 0)
+			return failf(MT_EINVALID,
+				     "partial cache: the earlier cut is not a filled cut of the same module before this one");
+		const forward_graph &f = p->fwd;
+		/* The earlier cut's live values, in this analysis of the graph
+		 * (the same order: both come from live_values on the same
+		 * forward). */
+		std::vector<Value *> from_live = live_values(f, earlier->cut);
+		if (from_live.size() != earlier->live.size())
+			return failf(MT_EINVALID, "partial cache: the two cuts disagree on the live values");
+		auto segment = make_function("partial_segment",
+					     segment_graph(f, earlier->cut, from_live, p->cut, p->live));
+		torch::NoGradGuard no_grad;
+		p->module->module.eval();
+		std::unordered_set<const void *> storages;
+		size_t bytes = 0;
+		std::vector<std::vector<at::Tensor>> batches;
+		for (const std::vector<at::Tensor> &in : earlier->batches) {
+			torch::jit::Stack stack;
+			stack.push_back(p->module->module._ivalue());
+			for (const at::Tensor &t : in)
+				stack.push_back(t.clone()); /* the segment may write in place */
+			segment->run(stack);
+			auto values = stack.back().toTupleRef().elements();
+			std::vector<at::Tensor> live;
+			for (const c10::IValue &v : values) {
+				if (!v.isTensor())
+					return failf(MT_EINVALID,
+						     "partial cache: a value live at the cut is a %s, expected a tensor",
+						     v.tagKind().c_str());
+				const at::Tensor &t = v.toTensor();
+				if (t.has_storage() &&
+				    storages.insert(t.storage().unsafeGetStorageImpl()).second)
+					bytes += t.storage().nbytes();
+				live.push_back(t);
+			}
+			batches.push_back(std::move(live));
+			if (memory_budget_bytes > 0 && bytes > memory_budget_bytes)
+				return failf(MT_ENOMEM,
+					     "partial cache: %zu bytes exceed the memory budget of %zu bytes",
+					     bytes, memory_budget_bytes);
+		}
+		p->batches = std::move(batches);
+		p->count = earlier->count;
+		p->batch_size = earlier->batch_size;
+		p->num_outputs = earlier->num_outputs;
+		p->cache_bytes = bytes;
+		if (inputs && inputs->tensor.dim() >= 1 && inputs->tensor.size(0) > 0)
+			measure_work(p, inputs->tensor.narrow(0, 0, 1));
+		return 0;
+	});
+}
+
+size_t mt_partial_cut_index(const mt_partial *p)
+{
+	return p ? p->cut : 0;
 }
 
 size_t mt_partial_cache_bytes(const mt_partial *p)

@@ -280,6 +280,15 @@ void mt_partial_free(mt_partial *p);
 int mt_partial_cache(mt_partial *p, const mt_tensor *inputs,
 		     int64_t batch_size, size_t memory_budget_bytes);
 size_t mt_partial_cache_bytes(const mt_partial *p);
+/* Fill p's cache from an earlier cut's filled cache of the same module (its
+ * cut at or before p's): only the nodes between the two cuts run, so a
+ * series of cuts costs one forward pass in all. The values are the ones
+ * mt_partial_cache computes (the same ops on the same batches). inputs (may
+ * be NULL) serves one sample for the work estimate. */
+int mt_partial_cache_from(mt_partial *p, const mt_partial *earlier,
+			  const mt_tensor *inputs, size_t memory_budget_bytes);
+/* The top-level node index of the cut (orders cuts of one module). */
+size_t mt_partial_cut_index(const mt_partial *p);
 /* Number of cached inputs, output width (classes), values live at the cut;
  * 0 before mt_partial_cache. */
 int64_t mt_partial_count(const mt_partial *p);
