@@ -220,7 +220,6 @@ static json_t *evaluate_one(const mt_config *cfg, model_setup *s, cut_cache *cc,
 		if (nchanged > 0)
 			p = cut_for(cc, s->model, s->x, changed, nchanged, cfg->eval_batch_size);
 	}
-	double t_apply = now_s();
 	if (p)
 		error = mt_partial_predict(pred, logits, p, 0);
 	else
@@ -231,7 +230,6 @@ static json_t *evaluate_one(const mt_config *cfg, model_setup *s, cut_cache *cc,
 		mt_mutator_restore(s->mutator);
 		goto done;
 	}
-	double t_pred = now_s();
 	if ((error = mt_mutator_restore(s->mutator)) < 0) {
 		/* The trained weights could not be put back: this worker is
 		 * unusable. Dying makes the parent record it and start afresh. */
@@ -251,8 +249,6 @@ static json_t *evaluate_one(const mt_config *cfg, model_setup *s, cut_cache *cc,
 		if (pred[i] != original[i])
 			json_array_append_new(diff, json_pack("[I,I]", (json_int_t)i, (json_int_t)pred[i]));
 	}
-	if (getenv("MUTORCH_PROFILE"))
-		fprintf(stderr, "%s apply+cut %.4f predict %.4f restore+diff %.4f\n", d->id, t_apply - t0, t_pred - t_apply, now_s() - t_pred);
 	json_object_set_new(rec, "status", json_string("Evaluated"));
 	json_object_set_new(rec, "accuracy", json_real(n ? (double)correct / (double)n : 0));
 	json_object_set_new(rec, "diff", diff);

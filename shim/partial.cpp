@@ -622,10 +622,11 @@ int mt_partial_cache_from(mt_partial *p, const mt_partial *earlier,
 			  const mt_tensor *inputs, size_t memory_budget_bytes)
 {
 	return mtshim::guard("mt_partial_cache_from", [&] {
-		clear_cache(p);
-		if (earlier->module != p->module || earlier->cut > p->cut || earlier->count == 0)
+		if (earlier == p || earlier->module != p->module || earlier->cut > p->cut ||
+		    earlier->count == 0)
 			return failf(MT_EINVALID,
 				     "partial cache: the earlier cut is not a filled cut of the same module before this one");
+		clear_cache(p);
 		const forward_graph &f = p->fwd;
 		/* The earlier cut's live values, in this analysis of the graph
 		 * (the same order: both come from live_values on the same

@@ -528,3 +528,51 @@ Test(partial, unbatched_live_value_is_rejected)
 	mt_tensor_free(x);
 	mt_module_free(m);
 }
+
+/* mt_partial_cache_from: each cut filled from the previous one (LeNet and
+ * the residual model, whose skip connection keeps two values live) holds
+ * exactly what mt_partial_cache computes: bit-identical predictions, also
+ * for a mutant; a later cut cannot fill an earlier one. */
+static void check_chain(const char *fixture, const char *const *layers, size_t nlayers)
+{
+	mt_module *m = load_fixture(fixture);
+	mt_tensor *x = fashion_inputs(NUM_IMAGES);
+	predictions full = full_predict(m, x, BATCH);
+	mt_partial *prev = NULL;
+
+	for (size_t l = 0; l < nlayers; l++) {
+		char weight[64];
+		snprintf(weight, sizeof(weight), "%s.weight", layers[l]);
+		const char *names[] = {weight};
+		mt_partial *p = NULL;
+		cr_assert_eq(mt_partial_new(&p, m, names, 1), 0, "%s", mt_error_last());
+		if (prev)
+			cr_assert_eq(mt_partial_cache_from(p, prev, x, 0), 0, "%s: %s", weight,
+				     mt_error_last());
+		else
+			cr_assert_eq(mt_partial_cache(p, x, BATCH, 0), 0, "%s", mt_error_last());
+		cr_assert_eq(mt_partial_count(p), NUM_IMAGES);
+		predictions part = partial_predict(p, 0);
+		assert_same(&full, &part, weight);
+		check_mutant(m, p, weight, tensor_numel(m, weight), x, BATCH, &full);
+		if (prev) {
+			/* the other way round is refused, and prev keeps its cache */
+			cr_assert_eq(mt_partial_cache_from(prev, p, x, 0), MT_EINVALID);
+			cr_assert_eq(mt_partial_count(prev), NUM_IMAGES);
+		}
+		predictions_free(&part);
+		mt_partial_free(prev);
+		prev = p;
+	}
+	mt_partial_free(prev);
+	predictions_free(&full);
+	mt_tensor_free(x);
+	mt_module_free(m);
+}
+
+Test(partial, cache_from_an_earlier_cut)
+{
+	check_chain("lenet5_pytorch.pt", LENET_LAYERS, 5);
+	static const char *const residual[] = {"stem", "conv_a", "conv_b", "conv_c", "fc"};
+	check_chain("partial_residual.pt", residual, 5);
+}
