@@ -1297,6 +1297,36 @@ int mt_source_run(const mt_config *cfg, const mt_source_run_options *o)
 			fclose(f);
 			free(rp);
 		}
+		/* Mutants CSV: one row per mutant with its verdict and statistics. */
+		{
+			char *rp = path_in(dir, "source-mutants.csv");
+			FILE *f = rp ? fopen(rp, "w") : NULL;
+			if (!f) {
+				error = mt_error_set(MT_EIO, "%s: cannot create", rp ? rp : dir);
+				free(rp);
+				goto cleanup;
+			}
+			fprintf(f, "id,operator,status,runs,p_value,p_adjusted,effect_size,original_mean,original_sd,mutant_mean,mutant_sd,mean_kill_probability,trivial,redundant\n");
+			for (size_t s2 = 1; s2 < nslots; s2++) {
+				json_t *row = json_array_get(json_object_get(report, "mutants_detail"), s2 - 1);
+				const char *keys[] = {"p_value", "p_adjusted", "effect_size", "original_mean",
+						      "original_sd", "mutant_mean", "mutant_sd",
+						      "mean_kill_probability"};
+				fprintf(f, "%s,%s,%s,%d", mt_plan_at(plan, s2 - 1)->id, mt_plan_at(plan, s2 - 1)->op,
+					verdict_name(st, s2), st->runs_used[s2]);
+				for (size_t k = 0; k < sizeof(keys) / sizeof(keys[0]); k++) {
+					json_t *v = json_object_get(row, keys[k]);
+					if (json_is_number(v))
+						fprintf(f, ",%.17g", json_number_value(v));
+					else
+						fputc(',', f);
+				}
+				fprintf(f, ",%d,%d\n", json_is_true(json_object_get(row, "trivial")),
+					json_is_true(json_object_get(row, "redundant")));
+			}
+			fclose(f);
+			free(rp);
+		}
 		/* Kill probabilities CSV: one row per mutant, one column per input. */
 		{
 			char *rp = path_in(dir, "source-kill-probabilities.csv");
