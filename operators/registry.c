@@ -639,52 +639,6 @@ int mt_op_args_copy(mt_op_args *dst, const mt_op_args *src)
 
 /* ---- canonical text ---------------------------------------------------- */
 
-typedef struct {
-	char *buf;
-	size_t len, cap;
-	int failed;
-} strbuf;
-
-static void sb_printf(strbuf *sb, const char *fmt, ...)
-{
-	if (sb->failed)
-		return;
-	for (;;) {
-		va_list ap;
-		va_start(ap, fmt);
-		int n = vsnprintf(sb->buf + sb->len, sb->cap - sb->len, fmt, ap);
-		va_end(ap);
-		if (n < 0) {
-			sb->failed = 1;
-			return;
-		}
-		if ((size_t)n < sb->cap - sb->len) {
-			sb->len += (size_t)n;
-			return;
-		}
-		size_t cap = (sb->cap + (size_t)n + 1) * 2;
-		char *grown = realloc(sb->buf, cap);
-		if (!grown) {
-			sb->failed = 1;
-			return;
-		}
-		sb->buf = grown;
-		sb->cap = cap;
-	}
-}
-
-/* The shortest %g form that reads back as the same double. */
-static void sb_double(strbuf *sb, double v)
-{
-	char tmp[64];
-	for (int prec = 6; prec <= 17; prec++) {
-		snprintf(tmp, sizeof(tmp), "%.*g", prec, v);
-		if (strtod(tmp, NULL) == v)
-			break;
-	}
-	sb_printf(sb, "%s", tmp);
-}
-
 static const char *choice_name(const char *choices, int idx, char *buf, size_t len)
 {
 	const char *p = choices;
@@ -709,53 +663,53 @@ int mt_op_args_format(char **out, const mt_op_args *args)
 	const mt_operator *op = args->op;
 	if (!op)
 		return mt_error_set(MT_EINVALID, "operator: arguments not initialised");
-	strbuf sb = { 0 };
+	mt_strbuf sb = { 0 };
 	char tmp[64];
-	sb_printf(&sb, "%s", op->name);
+	mt_strbuf_printf(&sb, "%s", op->name);
 	if (op->kind == MT_OP_KIND_GRAPH) {
-		sb_printf(&sb, " site=%s", args->site[0] ? args->site : "*");
+		mt_strbuf_printf(&sb, " site=%s", args->site[0] ? args->site : "*");
 	} else {
-		sb_printf(&sb, " layers=");
+		mt_strbuf_printf(&sb, " layers=");
 		if (args->nlayers == 0)
-			sb_printf(&sb, "all");
+			mt_strbuf_printf(&sb, "all");
 		for (size_t i = 0; i < args->nlayers; i++)
-			sb_printf(&sb, "%s%s", i ? "," : "", args->layers[i]);
+			mt_strbuf_printf(&sb, "%s%s", i ? "," : "", args->layers[i]);
 	}
 	for (size_t p = 0; p < op->nparams; p++) {
 		const mt_op_param_spec *s = &op->params[p];
 		const char *k = s->name;
 		if (strcmp(k, "ratio") == 0) {
-			sb_printf(&sb, " ratio=");
-			sb_double(&sb, args->ratio);
+			mt_strbuf_printf(&sb, " ratio=");
+			mt_strbuf_double(&sb, args->ratio);
 		} else if (strcmp(k, "sigma") == 0) {
-			sb_printf(&sb, " sigma=");
-			sb_double(&sb, args->sigma);
+			mt_strbuf_printf(&sb, " sigma=");
+			mt_strbuf_double(&sb, args->sigma);
 		} else if (strcmp(k, "sigma_mode") == 0) {
-			sb_printf(&sb, " sigma_mode=%s", choice_name(s->choices, (int)args->sigma_mode, tmp, sizeof(tmp)));
+			mt_strbuf_printf(&sb, " sigma_mode=%s", choice_name(s->choices, (int)args->sigma_mode, tmp, sizeof(tmp)));
 		} else if (strcmp(k, "variant") == 0) {
 			int v = strcmp(op->name, "GF") == 0 ? (int)args->gf_variant : (int)args->neb_variant;
-			sb_printf(&sb, " variant=%s", choice_name(s->choices, v, tmp, sizeof(tmp)));
+			mt_strbuf_printf(&sb, " variant=%s", choice_name(s->choices, v, tmp, sizeof(tmp)));
 		} else if (strcmp(k, "dtype") == 0) {
 			if (args->wpr_mode != MT_WPR_DIGITS)
-				sb_printf(&sb, " dtype=%s", choice_name(s->choices, (int)args->wpr_mode, tmp, sizeof(tmp)));
+				mt_strbuf_printf(&sb, " dtype=%s", choice_name(s->choices, (int)args->wpr_mode, tmp, sizeof(tmp)));
 		} else if (strcmp(k, "digits") == 0) {
 			if (args->wpr_mode == MT_WPR_DIGITS)
-				sb_printf(&sb, " digits=%d", args->digits);
+				mt_strbuf_printf(&sb, " digits=%d", args->digits);
 		} else if (strcmp(k, "bits") == 0) {
-			sb_printf(&sb, " bits=%d", args->bits);
+			mt_strbuf_printf(&sb, " bits=%d", args->bits);
 		} else if (strcmp(k, "granularity") == 0) {
-			sb_printf(&sb, " granularity=%s", choice_name(s->choices, (int)args->granularity, tmp, sizeof(tmp)));
+			mt_strbuf_printf(&sb, " granularity=%s", choice_name(s->choices, (int)args->granularity, tmp, sizeof(tmp)));
 		} else if (strcmp(k, "k") == 0) {
-			sb_printf(&sb, " k=%lld", (long long)args->k);
+			mt_strbuf_printf(&sb, " k=%lld", (long long)args->k);
 		} else if (strcmp(k, "bit") == 0) {
 			if (args->bf_class == MT_BF_INDEX)
-				sb_printf(&sb, " bit=%d", args->bf_index);
+				mt_strbuf_printf(&sb, " bit=%d", args->bf_index);
 			else
-				sb_printf(&sb, " bit=%s", choice_name("sign|exponent|mantissa|any",
+				mt_strbuf_printf(&sb, " bit=%s", choice_name("sign|exponent|mantissa|any",
 								     (int)args->bf_class, tmp, sizeof(tmp)));
 		}
 	}
-	sb_printf(&sb, " seed=%llu", (unsigned long long)args->seed);
+	mt_strbuf_printf(&sb, " seed=%llu", (unsigned long long)args->seed);
 	if (sb.failed) {
 		free(sb.buf);
 		return mt_error_set(MT_ENOMEM, "%s: out of memory formatting arguments", op->name);

@@ -14,6 +14,7 @@
 
 #include "mutorch/error.h"
 #include "mutorch/rng.h"
+#include "internal.h"
 #include "source_internal.h"
 
 static int oom(const char *op)
@@ -23,60 +24,7 @@ static int oom(const char *op)
 
 /* ---- growable string ---------------------------------------------------- */
 
-typedef struct {
-	char *buf;
-	size_t len, cap;
-	int failed;
-} sbuf;
-
-static void sb_printf(sbuf *sb, const char *fmt, ...)
-#if defined(__GNUC__)
-	__attribute__((format(printf, 2, 3)))
-#endif
-	;
-
-static void sb_printf(sbuf *sb, const char *fmt, ...)
-{
-	if (sb->failed)
-		return;
-	for (;;) {
-		va_list ap;
-		va_start(ap, fmt);
-		int n = vsnprintf(sb->buf ? sb->buf + sb->len : NULL,
-				  sb->buf ? sb->cap - sb->len : 0, fmt, ap);
-		va_end(ap);
-		if (n < 0) {
-			sb->failed = 1;
-			return;
-		}
-		if (sb->buf && (size_t)n < sb->cap - sb->len) {
-			sb->len += (size_t)n;
-			return;
-		}
-		size_t cap = (sb->cap + (size_t)n + 1) * 2;
-		char *grown = realloc(sb->buf, cap);
-		if (!grown) {
-			sb->failed = 1;
-			return;
-		}
-		sb->buf = grown;
-		sb->cap = cap;
-	}
-}
-
-/* The shortest %g form that reads back as the same double. */
-static void sb_double(sbuf *sb, double v)
-{
-	char tmp[64];
-	for (int prec = 6; prec <= 17; prec++) {
-		snprintf(tmp, sizeof(tmp), "%.*g", prec, v);
-		if (strtod(tmp, NULL) == v)
-			break;
-	}
-	sb_printf(sb, "%s", tmp);
-}
-
-static int sb_finish(char **out, sbuf *sb, const char *op)
+static int sb_finish(char **out, mt_strbuf *sb, const char *op)
 {
 	if (sb->failed || !sb->buf) {
 		free(sb->buf);
@@ -311,31 +259,31 @@ static int parse_args(src_args *a, const mt_operator *op, const mt_config *cfg,
 /* "ACH activation=tanh layer=3", then seed=... for data operators. */
 static int format_params(char **out, src_args *a, int with_seed)
 {
-	sbuf sb = { 0 };
+	mt_strbuf sb = { 0 };
 	char tmp[64];
-	sb_printf(&sb, "%s", a->op->name);
+	mt_strbuf_printf(&sb, "%s", a->op->name);
 	for (size_t i = 0; i < a->nv; i++) {
 		const src_value *v = &a->v[i];
 		const mt_op_param_spec *s = v->spec;
 		if (!v->has)
 			continue;
-		sb_printf(&sb, " %s=", s->name);
+		mt_strbuf_printf(&sb, " %s=", s->name);
 		if (is_class_param(s)) {
 			if (v->num < 0)
-				sb_printf(&sb, "%s", strcmp(s->name, "class") == 0 ? "all" : "random");
+				mt_strbuf_printf(&sb, "%s", strcmp(s->name, "class") == 0 ? "all" : "random");
 			else
-				sb_printf(&sb, "%lld", (long long)v->num);
+				mt_strbuf_printf(&sb, "%lld", (long long)v->num);
 		} else if (s->type == MT_PARAM_ENUM) {
 			choice_name(tmp, sizeof(tmp), s->choices, v->choice);
-			sb_printf(&sb, "%s", tmp);
+			mt_strbuf_printf(&sb, "%s", tmp);
 		} else if (s->type == MT_PARAM_DOUBLE) {
-			sb_double(&sb, v->num);
+			mt_strbuf_double(&sb, v->num);
 		} else {
-			sb_printf(&sb, "%lld", (long long)v->num);
+			mt_strbuf_printf(&sb, "%lld", (long long)v->num);
 		}
 	}
 	if (with_seed)
-		sb_printf(&sb, " seed=%llu", (unsigned long long)a->seed);
+		mt_strbuf_printf(&sb, " seed=%llu", (unsigned long long)a->seed);
 	return sb_finish(out, &sb, a->op->name);
 }
 
@@ -348,7 +296,7 @@ int mt_source_config_copy(mt_config **out, const mt_config *src)
 
 int mt_source_recipe_text(char **out, const mt_config *cfg)
 {
-	sbuf sb = { 0 };
+	mt_strbuf sb = { 0 };
 	const mt_optim_config *o = &cfg->optim;
 	char *arch_text = NULL;
 
@@ -360,17 +308,17 @@ int mt_source_recipe_text(char **out, const mt_config *cfg)
 			mt_arch_format(&arch_text, arch);
 		mt_arch_free(arch);
 		mt_error_clear();
-		sb_printf(&sb, "architecture=%s", arch_text ? arch_text : cfg->architecture);
+		mt_strbuf_printf(&sb, "architecture=%s", arch_text ? arch_text : cfg->architecture);
 		free(arch_text);
 	} else {
-		sb_printf(&sb, "torchscript=%s", cfg->torchscript ? cfg->torchscript : "");
+		mt_strbuf_printf(&sb, "torchscript=%s", cfg->torchscript ? cfg->torchscript : "");
 	}
-	sb_printf(&sb, " init=%s optimizer=%s lr=%.17g momentum=%.17g dampening=%.17g nesterov=%d"
+	mt_strbuf_printf(&sb, " init=%s optimizer=%s lr=%.17g momentum=%.17g dampening=%.17g nesterov=%d"
 		  " weight_decay=%.17g betas=%.17g,%.17g eps=%.17g alpha=%.17g amsgrad=%d lr_decay=%.17g",
 		  mt_init_kind_name(cfg->init), mt_optim_kind_name(o->kind), o->lr, o->momentum,
 		  o->dampening, o->nesterov, o->weight_decay, o->beta1, o->beta2, o->eps, o->alpha,
 		  o->amsgrad, o->lr_decay);
-	sb_printf(&sb, " loss=%s epochs=%d batch_size=%lld seed=%llu grad_clip=%.17g l1=%.17g"
+	mt_strbuf_printf(&sb, " loss=%s epochs=%d batch_size=%lld seed=%llu grad_clip=%.17g l1=%.17g"
 		  " l2=%.17g patience=%d validation_split=%.17g",
 		  mt_loss_kind_name(cfg->loss), cfg->epochs, (long long)cfg->batch_size,
 		  (unsigned long long)cfg->seed, cfg->grad_clip, cfg->l1, cfg->l2, cfg->patience,

@@ -81,6 +81,25 @@ int th_run(char **out, char **err, const char *fmt, ...)
 	return WEXITSTATUS(status);
 }
 
+char *th_read_all(const char *path, size_t *len)
+{
+	FILE *f = fopen(path, "rb");
+	char *buf;
+	long n;
+	cr_assert(f, "cannot open %s", path);
+	fseek(f, 0, SEEK_END);
+	n = ftell(f);
+	fseek(f, 0, SEEK_SET);
+	buf = malloc((size_t)n + 1);
+	cr_assert(buf);
+	cr_assert_eq(fread(buf, 1, (size_t)n, f), (size_t)n, "short read of %s", path);
+	buf[n] = '\0';
+	fclose(f);
+	if (len)
+		*len = (size_t)n;
+	return buf;
+}
+
 int th_contains(const char *haystack, const char *needle)
 {
 	return haystack && needle && strstr(haystack, needle) != NULL;

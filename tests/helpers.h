@@ -17,6 +17,9 @@ int th_run(char **out, char **err, const char *fmt, ...)
 	__attribute__((format(printf, 3, 4)))
 #endif
 	;
+/* A whole file, NUL-terminated; *len (may be NULL) gets its size. Aborts
+ * the test when the file cannot be read. */
+char *th_read_all(const char *path, size_t *len);
 /* Does haystack contain needle? */
 int th_contains(const char *haystack, const char *needle);
 

@@ -12,24 +12,6 @@
 
 #define FASHION "/usr/share/datasets/fashion-mnist"
 
-static char *read_all(const char *path, size_t *len)
-{
-	FILE *f = fopen(path, "rb");
-	char *buf;
-	long n;
-	cr_assert(f, "cannot open %s", path);
-	fseek(f, 0, SEEK_END);
-	n = ftell(f);
-	fseek(f, 0, SEEK_SET);
-	buf = malloc((size_t)n + 1);
-	cr_assert_eq(fread(buf, 1, (size_t)n, f), (size_t)n);
-	buf[n] = '\0';
-	fclose(f);
-	if (len)
-		*len = (size_t)n;
-	return buf;
-}
-
 /* A small config: an MLP on the first 2000/500 Fashion-MNIST images. */
 static char *write_small_config(const char *dir, const char *extra_training)
 {
@@ -145,8 +127,8 @@ Test(cli, eval_matches_pytorch)
 	json_error_t jerr;
 	json_t *got, *want;
 	size_t n_expected;
-	char *expected = read_all(MT_FIXTURES "/lenet5_pytorch.pred", &n_expected);
-	char *want_text = read_all(MT_FIXTURES "/lenet5_pytorch.json", NULL);
+	char *expected = th_read_all(MT_FIXTURES "/lenet5_pytorch.pred", &n_expected);
+	char *want_text = th_read_all(MT_FIXTURES "/lenet5_pytorch.json", NULL);
 
 	snprintf(pred_path, sizeof(pred_path), "%s/pred.txt", dir);
 	cr_assert_eq(th_run(&out, &err, "%s eval %s/lenet5_pytorch.yml --model %s/lenet5_pytorch.pt --json --predictions %s",
@@ -203,7 +185,7 @@ Test(cli, training_is_deterministic)
 	cr_assert_eq(th_run(&out, &err, "%s train %s -o %s --json -q", MT_MUTORCH_EXE, cfg, b), 0, "%s", err);
 	free(out);
 	free(err);
-	char *da = read_all(a, &la), *db = read_all(b, &lb);
+	char *da = th_read_all(a, &la), *db = th_read_all(b, &lb);
 	cr_assert_eq(la, lb);
 	cr_assert(memcmp(da, db, la) == 0, "two trainings with the same seed differ");
 

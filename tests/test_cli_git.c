@@ -171,13 +171,6 @@ static const char *str(json_t *o, const char *key)
 	return s;
 }
 
-static char *read_all(const char *path, size_t *len)
-{
-	void *buf = NULL;
-	cr_assert_eq(mt_io_read_file(&buf, len, path), 0, "cannot read %s", path);
-	return buf;
-}
-
 Test(ci, four_commits_scenario, .timeout = 300)
 {
 	char *dir = make_repo("ci", 2000, big_mutation, "ci: {tolerance: 0.01}\n");
@@ -269,15 +262,15 @@ Test(ci, four_commits_scenario, .timeout = 300)
 		char *a, *b;
 		snprintf(path, sizeof(path), "%s/rev1/kills.csv", dir);
 		snprintf(path2, sizeof(path2), "%s/.git/mutorch/runs/%s/kills.csv", dir, str(n1, "model_key"));
-		a = read_all(path, &la);
-		b = read_all(path2, &lb);
+		a = th_read_all(path, &la);
+		b = th_read_all(path2, &lb);
 		cr_assert(la == lb && !memcmp(a, b, la), "kills.csv of run --rev differs from commit 1's");
 		free(a);
 		free(b);
 		snprintf(path, sizeof(path), "%s/rev1/predictions.csv", dir);
 		snprintf(path2, sizeof(path2), "%s/.git/mutorch/runs/%s/predictions.csv", dir, str(n1, "model_key"));
-		a = read_all(path, &la);
-		b = read_all(path2, &lb);
+		a = th_read_all(path, &la);
+		b = th_read_all(path2, &lb);
 		cr_assert(la == lb && !memcmp(a, b, la), "predictions.csv of run --rev differs from commit 1's");
 		free(a);
 		free(b);
@@ -638,7 +631,7 @@ Test(ci, hook_install_runs_ci_after_a_commit, .timeout = 120)
 	snprintf(path, sizeof(path), "%s/.git/hooks/post-commit", dir);
 	cr_assert_eq(stat(path, &st), 0);
 	cr_assert(st.st_mode & S_IXUSR, "the hook is not executable");
-	text = read_all(path, &len);
+	text = th_read_all(path, &len);
 	cr_assert(th_contains(text, " ci 'mutorch.yml'"), "%s", text);
 	free(text);
 	free(out);

@@ -17,22 +17,6 @@
 #define FASHION "/usr/share/datasets/fashion-mnist"
 #define N_TEST 1000
 
-static char *read_all(const char *path)
-{
-	FILE *f = fopen(path, "rb");
-	char *buf;
-	long n;
-	cr_assert(f, "cannot open %s", path);
-	fseek(f, 0, SEEK_END);
-	n = ftell(f);
-	fseek(f, 0, SEEK_SET);
-	buf = malloc((size_t)n + 1);
-	cr_assert_eq(fread(buf, 1, (size_t)n, f), (size_t)n);
-	buf[n] = '\0';
-	fclose(f);
-	return buf;
-}
-
 static char *write_config(const char *dir, int test_limit)
 {
 	char text[4096];
@@ -114,9 +98,9 @@ Test(run, reports_and_scores_recomputed_from_csv, .timeout = 300)
 
 	/* Recompute MS and AER from the CSV kill matrix and the predictions. */
 	snprintf(path, sizeof(path), "%s/out/predictions.csv", dir);
-	char *pred = read_all(path);
+	char *pred = th_read_all(path, NULL);
 	snprintf(path, sizeof(path), "%s/out/kills.csv", dir);
-	char *kills = read_all(path);
+	char *kills = th_read_all(path, NULL);
 	static char *f[N_TEST + 8];
 	int cls[N_TEST], orig[N_TEST], n_correct = 0;
 	char *save = NULL, *line = strtok_r(pred, "\n", &save);
@@ -188,9 +172,9 @@ Test(run, deterministic_across_jobs, .timeout = 300)
 	const char *files[] = {"kills.csv", "predictions.csv", "plan.json"};
 	for (int i = 0; i < 3; i++) {
 		snprintf(path, sizeof(path), "%s/out/%s", a, files[i]);
-		char *x = read_all(path);
+		char *x = th_read_all(path, NULL);
 		snprintf(path, sizeof(path), "%s/out/%s", b, files[i]);
-		char *y = read_all(path);
+		char *y = th_read_all(path, NULL);
 		cr_assert_str_eq(x, y, "%s differs between --jobs 1 and --jobs 2", files[i]);
 		free(x);
 		free(y);
@@ -220,7 +204,7 @@ Test(run, resume_after_sigkill, .timeout = 300)
 	json_decref(rep);
 	/* Every mutant recorded exactly once, and the same matrix. */
 	snprintf(path, sizeof(path), "%s/out/results.jsonl", b);
-	char *log = read_all(path);
+	char *log = th_read_all(path, NULL);
 	snprintf(path, sizeof(path), "%s/out/plan.json", b);
 	json_error_t jerr;
 	json_t *plan = json_load_file(path, 0, &jerr);
@@ -238,9 +222,9 @@ Test(run, resume_after_sigkill, .timeout = 300)
 		cr_assert_null(strstr(first + 1, needle), "mutant %s recorded twice", id);
 	}
 	snprintf(path, sizeof(path), "%s/out/kills.csv", a);
-	char *x = read_all(path);
+	char *x = th_read_all(path, NULL);
 	snprintf(path, sizeof(path), "%s/out/kills.csv", b);
-	char *y = read_all(path);
+	char *y = th_read_all(path, NULL);
 	cr_assert_str_eq(x, y, "the resumed kill matrix differs from an uninterrupted run");
 	json_decref(plan);
 	free(log);
@@ -295,7 +279,7 @@ Test(run, exported_mutants_predict_the_same_in_pytorch, .timeout = 300)
 		cr_skip_test("python3-torch is not installed");
 	json_t *rep = run_json("run", dir, cfg);
 	snprintf(path, sizeof(path), "%s/out/predictions.csv", dir);
-	char *pred = read_all(path);
+	char *pred = th_read_all(path, NULL);
 	for (size_t k = 0; k < sizeof(ids) / sizeof(ids[0]); k++) {
 		char row[64], *line, *p, *py = NULL;
 		cr_assert(mutant_by_id(rep, ids[k]), "no mutant %s", ids[k]);

@@ -18,22 +18,6 @@
 #define N_TEST 500
 #define RUNS 10
 
-static char *read_all(const char *path)
-{
-	FILE *f = fopen(path, "rb");
-	char *buf;
-	long n;
-	cr_assert(f, "cannot open %s", path);
-	fseek(f, 0, SEEK_END);
-	n = ftell(f);
-	fseek(f, 0, SEEK_SET);
-	buf = malloc((size_t)n + 1);
-	cr_assert_eq(fread(buf, 1, (size_t)n, f), (size_t)n);
-	buf[n] = '\0';
-	fclose(f);
-	return buf;
-}
-
 /* Remove a test's directory once it passed (a failed test keeps it to
  * look at): every run caches its trained models there. */
 static void remove_dir(const char *dir)
@@ -208,7 +192,7 @@ Test(source, verdicts_on_real_data, .timeout = 240)
 	cr_assert_eq(int_of(rep, "trainings_this_invocation"), 4 * RUNS);
 
 	snprintf(path, sizeof(path), "%s/out/source-runs.csv", dir);
-	char *runs = read_all(path);
+	char *runs = th_read_all(path, NULL);
 	cr_assert_eq(strncmp(runs, "id,run,accuracy,key\n", 20), 0, "%.60s", runs);
 	cr_assert_eq(count_lines(runs), 1 + 4 * RUNS, "source-runs.csv: %zu lines", count_lines(runs));
 	double sd_orig, mean_orig;
@@ -217,7 +201,7 @@ Test(source, verdicts_on_real_data, .timeout = 240)
 	cr_assert_eq(n, RUNS);
 
 	snprintf(path, sizeof(path), "%s/out/source-kill-probabilities.csv", dir);
-	char *kp = read_all(path);
+	char *kp = th_read_all(path, NULL);
 	cr_assert_eq(count_lines(kp), 1 + 3, "source-kill-probabilities.csv: %zu lines", count_lines(kp));
 
 	json_array_foreach(json_object_get(rep, "mutants_detail"), i, m) {
@@ -282,7 +266,7 @@ Test(source, verdicts_on_real_data, .timeout = 240)
 	json_decref(file);
 	/* every training logged once */
 	snprintf(path, sizeof(path), "%s/out/source-results.jsonl", dir);
-	char *log = read_all(path);
+	char *log = th_read_all(path, NULL);
 	cr_assert_eq(count_lines(log), 4 * RUNS, "%zu log records", count_lines(log));
 	free(log);
 	json_decref(rep);
@@ -297,9 +281,9 @@ Test(source, rerun_trains_nothing, .timeout = 240)
 	char *cfg = write_config(dir, "mutorch.yml", SOURCE_FIXED, OPS_THREE);
 	json_t *first = run_source(dir, cfg, NULL);
 	snprintf(path, sizeof(path), "%s/out/source-runs.csv", dir);
-	char *runs1 = read_all(path);
+	char *runs1 = th_read_all(path, NULL);
 	json_t *second = run_source(dir, cfg, NULL);
-	char *runs2 = read_all(path);
+	char *runs2 = th_read_all(path, NULL);
 
 	cr_assert_eq(int_of(first, "trainings_this_invocation"), 4 * RUNS);
 	cr_assert_eq(int_of(second, "trainings_this_invocation"), 0);
@@ -346,16 +330,16 @@ Test(source, resume_after_sigkill, .timeout = 240)
 	cr_assert_eq(int_of(resumed, "trainings_used"), 4 * RUNS);
 	/* the same accuracies, hence the same statistics, as run a */
 	snprintf(path, sizeof(path), "%s/out/source-runs.csv", a);
-	char *x = read_all(path);
+	char *x = th_read_all(path, NULL);
 	snprintf(path, sizeof(path), "%s/out/source-runs.csv", b);
-	char *y = read_all(path);
+	char *y = th_read_all(path, NULL);
 	cr_assert_str_eq(x, y, "the resumed runs differ from an uninterrupted run");
 	free(x);
 	free(y);
 	snprintf(path, sizeof(path), "%s/out/source-kill-probabilities.csv", a);
-	x = read_all(path);
+	x = th_read_all(path, NULL);
 	snprintf(path, sizeof(path), "%s/out/source-kill-probabilities.csv", b);
-	y = read_all(path);
+	y = th_read_all(path, NULL);
 	cr_assert_str_eq(x, y, "the resumed kill probabilities differ from an uninterrupted run");
 	for (const char **id = (const char *[]){ID_LE, ID_HLR, ID_DF, NULL}; *id; id++) {
 		cr_assert_str_eq(status_of(whole, *id), status_of(resumed, *id), "%s", *id);
@@ -507,7 +491,7 @@ Test(source, sequential_design_stops_early, .timeout = 240)
 	cr_assert_lt(num_of(hlr, "mutant_mean"), num_of(hlr, "original_mean"));
 	cr_assert_eq(int_of(rep, "trainings_this_invocation"), int_of(rep, "trainings_used"));
 	snprintf(path, sizeof(path), "%s/out/source-runs.csv", dir);
-	char *runs = read_all(path);
+	char *runs = th_read_all(path, NULL);
 	cr_assert_eq((json_int_t)count_lines(runs), 1 + int_of(rep, "trainings_used"));
 	free(runs);
 	json_decref(rep);

@@ -691,14 +691,6 @@ Test(killmatrix, inconsistent_payloads_are_rejected)
 
 /* ---- reports ----------------------------------------------------------- */
 
-static char *slurp(const char *path)
-{
-	void *buf;
-	size_t len;
-	cr_assert_eq(mt_io_read_file(&buf, &len, path), 0, "%s", mt_error_last());
-	return buf;
-}
-
 Test(killmatrix, csv_exact)
 {
 	mt_killmatrix *km = example();
@@ -706,7 +698,7 @@ Test(killmatrix, csv_exact)
 
 	snprintf(path, sizeof(path), "%s/kills.csv", dir);
 	cr_assert_eq(mt_killmatrix_write_kills_csv(km, path), 0, "%s", mt_error_last());
-	text = slurp(path);
+	text = th_read_all(path, NULL);
 	cr_assert_str_eq(text,
 		"id,operator,status,t0,t1,t2,t3,t4,t5,t6,t7\n"
 		"GF-conv-0001,GF,Survived,0,0,0,0,0,0,0,0\n"
@@ -722,7 +714,7 @@ Test(killmatrix, csv_exact)
 
 	snprintf(path, sizeof(path), "%s/predictions.csv", dir);
 	cr_assert_eq(mt_killmatrix_write_predictions_csv(km, path), 0);
-	text = slurp(path);
+	text = th_read_all(path, NULL);
 	cr_assert_str_eq(text,
 		"id,operator,status,t0,t1,t2,t3,t4,t5,t6,t7\n"
 		"@class,,,0,0,1,1,2,2,0,1\n"
@@ -740,7 +732,7 @@ Test(killmatrix, csv_exact)
 
 	snprintf(path, sizeof(path), "%s/inputs.csv", dir);
 	cr_assert_eq(mt_killmatrix_write_inputs_csv(km, path), 0);
-	text = slurp(path);
+	text = th_read_all(path, NULL);
 	cr_assert_str_eq(text,
 		"input,class,original_prediction,in_t_prime,ks1\n"
 		"0,0,0,1,2\n1,0,0,1,1\n2,1,1,1,0\n3,1,1,1,1\n"
@@ -757,7 +749,7 @@ Test(killmatrix, csv_exact)
 		cr_assert_eq(mt_killmatrix_add_mutant(one, &r, (const int64_t[]){1}), 0);
 		snprintf(path, sizeof(path), "%s/quoted.csv", dir);
 		cr_assert_eq(mt_killmatrix_write_kills_csv(one, path), 0);
-		text = slurp(path);
+		text = th_read_all(path, NULL);
 		cr_assert_str_eq(text, "id,operator,status,t0\n"
 				 "\"a,\"\"b\"\"\",GF,Killed,1\n");
 		free(text);
