@@ -231,6 +231,10 @@ int cmd_score(int argc, char **argv)
 		error = mt_error_set(MT_ENOMEM, "out of memory");
 		goto cleanup;
 	}
+	if (access(path, F_OK) != 0) {
+		error = mt_error_set(MT_ENOTFOUND, "%s: no kill matrix (killmatrix.mtkm): not the run directory of a finished `mutorch run`", dir);
+		goto cleanup;
+	}
 	if ((error = mt_killmatrix_load(&km, path)) < 0)
 		goto cleanup;
 	if (filter >= 0 && (error = mt_killmatrix_set_accuracy_filter(km, filter)) < 0)
