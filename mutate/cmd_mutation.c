@@ -131,6 +131,15 @@ int cmd_run(int argc, char **argv)
 	if (error < 0)
 		goto cleanup;
 	o.config_path = rev ? rev_config : config_path;
+	if (level_model && level_source) {
+		/* --level all: the levels the config has operators for */
+		level_model = cfg->nmodel_level > 0;
+		level_source = cfg->nsource_level > 0;
+		if (!level_model && !level_source) {
+			error = mt_error_set(MT_EINVALID, "%s: no mutation.model_level or mutation.source_level operators configured", cfg->path);
+			goto cleanup;
+		}
+	}
 	o.self_exe = cli_self_exe();
 	o.progress = quiet ? NULL : stderr;
 	o.progress_tty = !quiet && isatty(STDERR_FILENO);
