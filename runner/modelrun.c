@@ -8,6 +8,7 @@
 #include "mutorch/pool.h"
 #include "mutorch/resultlog.h"
 #include "mutorch/runner.h"
+#include "runner_internal.h"
 
 #include <jansson.h>
 #include <math.h>
@@ -19,26 +20,6 @@
 #include <unistd.h>
 
 #define PARTIAL_BUDGET ((size_t)1 << 30) /* bytes of cached activations */
-
-/* The test-only crash hook: a real SIGSEGV death, also under sanitizers
- * (whose SEGV handler would turn it into an exit). */
-static void crash_now(void)
-{
-	signal(SIGSEGV, SIG_DFL);
-	raise(SIGSEGV);
-}
-
-static double now_s(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
-}
-
-static char *path_in(const char *dir, const char *name)
-{
-	return mt_io_path_join(dir, name);
-}
 
 /* The data and model shared by planning, the workers and export. */
 typedef struct {
@@ -194,22 +175,15 @@ static json_t *evaluate_one(const mt_config *cfg, model_setup *s, cut_cache *cc,
 			    int64_t *pred, float *logits, int64_t n)
 {
 	const int64_t *labels = mt_dataset_labels(s->test);
-	const char *crash = getenv("MUTORCH_TEST_CRASH_ID"), *hang = getenv("MUTORCH_TEST_HANG_ID");
 	mt_module *model = NULL;
 	mt_op_result res;
 	mt_partial *p = NULL;
 	json_t *rec = json_object(), *diff;
-	double t0 = now_s();
+	double t0 = mt_runner_now();
 	int64_t correct = 0, nout = 0;
 	int error;
 
-	/* Test-only fault hooks: a mutant that crashes or hangs its worker. */
-	if (crash && !strcmp(crash, d->id))
-		crash_now();
-	if (hang && !strcmp(hang, d->id))
-		for (;;)
-			sleep(1);
-
+	mt_runner_test_fault_hooks(d->id);
 	if ((error = mt_mutator_apply(&model, &res, s->mutator, cfg, d)) < 0) {
 		json_object_set_new(rec, "status", json_string("RuntimeError"));
 		json_object_set_new(rec, "reason", json_string(mt_error_last()));
@@ -261,7 +235,7 @@ static json_t *evaluate_one(const mt_config *cfg, model_setup *s, cut_cache *cc,
 	json_object_set_new(rec, "accuracy", json_real(n ? (double)correct / (double)n : 0));
 	json_object_set_new(rec, "diff", diff);
 done:
-	json_object_set_new(rec, "seconds", json_real(now_s() - t0));
+	json_object_set_new(rec, "seconds", json_real(mt_runner_now() - t0));
 	return rec;
 }
 
@@ -270,7 +244,7 @@ int mt_model_worker(const mt_config *cfg, const char *run_dir)
 	model_setup s;
 	mt_plan *plan = NULL;
 	cut_cache cc;
-	char *plan_path = path_in(run_dir, "plan.json"), line[256];
+	char *plan_path = mt_io_path_join(run_dir, "plan.json"), line[256];
 	int64_t n, nout = 0, *original = NULL, *pred = NULL;
 	float *logits = NULL;
 	int error;
@@ -360,7 +334,7 @@ static int record_is_killed(const run_state *rs, json_t *rec)
 static void draw_progress(run_state *rs, int final)
 {
 	const mt_model_run_options *o = rs->o;
-	double t = now_s(), el = t - rs->start;
+	double t = mt_runner_now(), el = t - rs->start;
 	size_t step = rs->total / 20 ? rs->total / 20 : 1;
 	double eta = rs->done ? el / (double)rs->done * (double)(rs->total - rs->done) : 0;
 
@@ -501,7 +475,7 @@ int mt_model_write_reports(const mt_killmatrix *km, const mt_config *cfg, const 
 	int error = 0;
 
 	for (int i = 0; i < 5; i++)
-		if (!(paths[i] = path_in(dir, names[i]))) {
+		if (!(paths[i] = mt_io_path_join(dir, names[i]))) {
 			error = mt_error_set(MT_ENOMEM, "out of memory");
 			goto cleanup;
 		}
@@ -525,7 +499,7 @@ static int remove_run_files(const char *dir)
 	const char *names[] = {"results.jsonl", "killmatrix.mtkm", "report.json", "kills.csv",
 			       "predictions.csv", "inputs.csv", "stryker.json", "plan.json"};
 	for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++) {
-		char *p = path_in(dir, names[i]);
+		char *p = mt_io_path_join(dir, names[i]);
 		if (!p)
 			return mt_error_set(MT_ENOMEM, "out of memory");
 		unlink(p);
@@ -552,8 +526,8 @@ int mt_model_run(mt_killmatrix **km_out, const mt_config *cfg, const mt_model_ru
 	*km_out = NULL;
 	memset(&s, 0, sizeof(s));
 	memset(&rs, 0, sizeof(rs));
-	if (!(plan_path = path_in(dir, "plan.json")) || !(log_path = path_in(dir, "results.jsonl")) ||
-	    !(km_path = path_in(dir, "killmatrix.mtkm")) || !by_id) {
+	if (!(plan_path = mt_io_path_join(dir, "plan.json")) || !(log_path = mt_io_path_join(dir, "results.jsonl")) ||
+	    !(km_path = mt_io_path_join(dir, "killmatrix.mtkm")) || !by_id) {
 		error = mt_error_set(MT_ENOMEM, "out of memory");
 		goto cleanup;
 	}
@@ -595,10 +569,10 @@ int mt_model_run(mt_killmatrix **km_out, const mt_config *cfg, const mt_model_ru
 		error = mt_error_set(MT_ENOMEM, "out of memory");
 		goto cleanup;
 	}
-	t0 = now_s();
+	t0 = mt_runner_now();
 	if ((error = mt_module_predict(original, logits, &nout, s.model, s.x, cfg->eval_batch_size)) < 0)
 		goto cleanup;
-	t0 = now_s() - t0;
+	t0 = mt_runner_now() - t0;
 
 	/* What is recorded already. */
 	if ((error = mt_resultlog_open(&rs.log, &records, log_path)) < 0)
@@ -623,7 +597,7 @@ int mt_model_run(mt_killmatrix **km_out, const mt_config *cfg, const mt_model_ru
 	rs.n = n;
 	rs.total = mt_plan_count(plan);
 	rs.done = rs.total - npending;
-	rs.start = now_s();
+	rs.start = mt_runner_now();
 	rs.o = o;
 	json_array_foreach(records, i, rec)
 		rs.killed += (size_t)record_is_killed(&rs, rec);

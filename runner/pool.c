@@ -1,6 +1,7 @@
 /* Worker processes: posix_spawn, pipes and poll(). See pool.h. */
 #include "mutorch/pool.h"
 #include "mutorch/error.h"
+#include "runner_internal.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -26,13 +27,6 @@ typedef struct {
 	char *buf;         /* partial line */
 	size_t len, cap;
 } worker;
-
-static double now_s(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
-}
 
 static int worker_start(worker *w, const mt_pool_options *o)
 {
@@ -62,7 +56,7 @@ static int worker_start(worker *w, const mt_pool_options *o)
 	w->from_fd = out_pipe[0];
 	fcntl(w->to_fd, F_SETFD, FD_CLOEXEC);
 	fcntl(w->from_fd, F_SETFD, FD_CLOEXEC);
-	w->deadline = o->startup_timeout > 0 ? now_s() + o->startup_timeout : 0;
+	w->deadline = o->startup_timeout > 0 ? mt_runner_now() + o->startup_timeout : 0;
 	return 0;
 fail:
 	for (int i = 0; i < 2; i++) {
@@ -113,7 +107,7 @@ static int send_task(worker *w, size_t task, const mt_pool_options *o)
 		return -1;
 	w->busy = 1;
 	w->task = task;
-	w->deadline = o->task_timeout > 0 ? now_s() + o->task_timeout : 0;
+	w->deadline = o->task_timeout > 0 ? mt_runner_now() + o->task_timeout : 0;
 	return 0;
 }
 
@@ -143,7 +137,7 @@ int mt_pool_run(const mt_pool_options *o, const size_t *tasks, size_t ntasks)
 			goto cleanup;
 
 	while (done < ntasks) {
-		double t = now_s(), wait_ms = 1000;
+		double t = mt_runner_now(), wait_ms = 1000;
 		int rc;
 
 		for (int i = 0; i < jobs; i++) {
@@ -161,7 +155,7 @@ int mt_pool_run(const mt_pool_options *o, const size_t *tasks, size_t ntasks)
 			error = mt_error_set(MT_EIO, "poll failed: %s", strerror(errno));
 			goto cleanup;
 		}
-		t = now_s();
+		t = mt_runner_now();
 		for (int i = 0; i < jobs; i++) {
 			worker *w = &ws[i];
 			char how[256];

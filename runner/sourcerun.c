@@ -10,6 +10,7 @@
 #include "mutorch/runner.h"
 #include "mutorch/source.h"
 #include "mutorch/stats.h"
+#include "runner_internal.h"
 
 #include <git2.h>
 #include <jansson.h>
@@ -22,26 +23,6 @@
 #include <unistd.h>
 
 #define KEY_LEN 41
-
-/* The test-only crash hook: a real SIGSEGV death, also under sanitizers
- * (whose SEGV handler would turn it into an exit). */
-static void crash_now(void)
-{
-	signal(SIGSEGV, SIG_DFL);
-	raise(SIGSEGV);
-}
-
-static double now_s(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
-}
-
-static char *path_in(const char *dir, const char *name)
-{
-	return mt_io_path_join(dir, name);
-}
 
 /* SHA-1 (git's blob hash, through libgit2) of a byte string, in hex. */
 static int sha1_hex(char out[KEY_LEN], const void *data, size_t len)
@@ -402,7 +383,7 @@ typedef struct {
 
 static int read_digest(char out[DIGEST_LEN], const char *run_dir)
 {
-	char *path = path_in(run_dir, "source-setup.json");
+	char *path = mt_io_path_join(run_dir, "source-setup.json");
 	json_error_t jerr;
 	json_t *j = path ? json_load_file(path, 0, &jerr) : NULL;
 	const char *d = j ? json_string_value(json_object_get(j, "data_digest")) : NULL;
@@ -419,7 +400,7 @@ static int read_digest(char out[DIGEST_LEN], const char *run_dir)
 /* cache/NAME written atomically from a JSON object. */
 static int write_cache_json(const char *run_dir, const char *name, json_t *obj)
 {
-	char *p = path_in(run_dir, name), *text = json_dumps(obj, JSON_COMPACT);
+	char *p = mt_io_path_join(run_dir, name), *text = json_dumps(obj, JSON_COMPACT);
 	int error = p && text ? mt_io_write_file_atomic(p, text, strlen(text))
 			      : mt_error_set(MT_ENOMEM, "out of memory");
 	free(p);
@@ -435,7 +416,7 @@ static int write_train_cache(const char *run_dir, const char *key, const mt_modu
 	char name[128], *p;
 	int error;
 	snprintf(name, sizeof(name), "cache/%s.pt", key);
-	if (!(p = path_in(run_dir, name)))
+	if (!(p = mt_io_path_join(run_dir, name)))
 		return mt_error_set(MT_ENOMEM, "out of memory");
 	error = mt_module_save(model, p);
 	free(p);
@@ -458,7 +439,7 @@ static int write_eval_cache(const char *run_dir, const char *key, const int64_t 
 	for (int64_t i = 0; i < n; i++)
 		buf[i] = (int32_t)pred[i]; /* little-endian on every supported host */
 	snprintf(name, sizeof(name), "cache/%s.pred", key);
-	if (!(p = path_in(run_dir, name)))
+	if (!(p = mt_io_path_join(run_dir, name)))
 		error = mt_error_set(MT_ENOMEM, "out of memory");
 	else
 		error = mt_io_write_file_atomic(p, buf, sizeof(int32_t) * (size_t)n);
@@ -479,9 +460,9 @@ static int load_trained(mt_module **model, json_t **summary, const char *run_dir
 	*model = NULL;
 	*summary = NULL;
 	snprintf(name, sizeof(name), "cache/%s.train.json", key);
-	pj = path_in(run_dir, name);
+	pj = mt_io_path_join(run_dir, name);
 	snprintf(name, sizeof(name), "cache/%s.pt", key);
-	pm = path_in(run_dir, name);
+	pm = mt_io_path_join(run_dir, name);
 	if (pj && pm && access(pj, F_OK) == 0 && (*summary = json_load_file(pj, 0, &jerr)) &&
 	    mt_module_load(model, pm) == 0)
 		found = 1;
@@ -506,20 +487,12 @@ static json_t *train_one(worker_state *ws, size_t slot, int run)
 	mt_eval_result res = {0};
 	char key[KEY_LEN];
 	json_t *rec = json_object(), *summary = NULL;
-	double t0 = now_s();
+	double t0 = mt_runner_now();
 	int error;
 
-	/* Test-only fault hooks (as for model level): a mutant whose training
-	 * crashes or hangs its worker. */
-	if (slot > 0) {
-		const char *crash = getenv("MUTORCH_TEST_CRASH_ID"), *hang = getenv("MUTORCH_TEST_HANG_ID");
-		const char *id = mt_plan_at(ws->plan, slot - 1)->id;
-		if (crash && !strcmp(crash, id))
-			crash_now();
-		if (hang && !strcmp(hang, id))
-			for (;;)
-				sleep(1);
-	}
+	/* Test-only fault hooks: a mutant whose training crashes or hangs. */
+	if (slot > 0)
+		mt_runner_test_fault_hooks(mt_plan_at(ws->plan, slot - 1)->id);
 	if (slot > 0 && (int)slot != ws->cached_slot) {
 		mt_source_mutant_free(ws->mu);
 		ws->mu = NULL;
@@ -555,7 +528,7 @@ static json_t *train_one(worker_state *ws, size_t slot, int run)
 				goto fail;
 			trained = json_pack("{s:s, s:b, s:i, s:b, s:f, s:I, s:I}", "train_key", train_key,
 					    "diverged", report.diverged, "epochs", report.epochs_run,
-					    "stopped_early", report.stopped_early, "train_seconds", now_s() - t0,
+					    "stopped_early", report.stopped_early, "train_seconds", mt_runner_now() - t0,
 					    "slot", (json_int_t)slot, "run", (json_int_t)run);
 			if ((error = write_train_cache(ws->run_dir, train_key, model, trained)) < 0) {
 				json_decref(trained);
@@ -574,7 +547,7 @@ static json_t *train_one(worker_state *ws, size_t slot, int run)
 				    "train_key", train_key, "accuracy", res.accuracy,
 				    "diverged", json_object_get(trained, "diverged"),
 				    "epochs", json_object_get(trained, "epochs"),
-				    "seconds", now_s() - t0, "slot", (json_int_t)slot, "run", (json_int_t)run);
+				    "seconds", mt_runner_now() - t0, "slot", (json_int_t)slot, "run", (json_int_t)run);
 		json_decref(trained);
 		if (!summary) {
 			error = mt_error_set(MT_ERROR, "malformed training summary for %s", train_key);
@@ -593,7 +566,7 @@ fail:
 	json_object_set_new(rec, "status", json_string("RuntimeError"));
 	json_object_set_new(rec, "reason", json_string(mt_error_last()));
 done:
-	json_object_set_new(rec, "seconds", json_real(now_s() - t0));
+	json_object_set_new(rec, "seconds", json_real(mt_runner_now() - t0));
 	json_decref(summary);
 	mt_eval_result_dispose(&res);
 	mt_module_free(model);
@@ -611,7 +584,7 @@ done:
 int mt_source_worker(const mt_config *cfg, const char *run_dir)
 {
 	worker_state ws;
-	char *plan_path = path_in(run_dir, "source-plan.json"), line[256];
+	char *plan_path = mt_io_path_join(run_dir, "source-plan.json"), line[256];
 	int error;
 
 	memset(&ws, 0, sizeof(ws));
@@ -693,7 +666,7 @@ static int cache_lookup(double *acc, const char *run_dir, const char *key)
 	json_error_t jerr;
 	json_t *j;
 	snprintf(name, sizeof(name), "cache/%s.json", key);
-	if (!(p = path_in(run_dir, name)))
+	if (!(p = mt_io_path_join(run_dir, name)))
 		return 0;
 	j = access(p, F_OK) == 0 ? json_load_file(p, 0, &jerr) : NULL;
 	free(p);
@@ -711,7 +684,7 @@ static int load_predictions(int64_t *pred, const char *run_dir, const char *key,
 	size_t len = 0;
 	int error;
 	snprintf(name, sizeof(name), "cache/%s.pred", key);
-	if (!(p = path_in(run_dir, name)))
+	if (!(p = mt_io_path_join(run_dir, name)))
 		return mt_error_set(MT_ENOMEM, "out of memory");
 	error = mt_io_read_file(&buf, &len, p);
 	if (error == 0 && len != sizeof(int32_t) * (size_t)n)
@@ -727,7 +700,7 @@ static int load_predictions(int64_t *pred, const char *run_dir, const char *key,
 
 static void src_progress(src_state *ss, int final)
 {
-	double t = now_s(), el = t - ss->start;
+	double t = mt_runner_now(), el = t - ss->start;
 	double eta = ss->done ? el / (double)ss->done * (double)(ss->total - ss->done) : 0;
 	if (!ss->o->progress || !ss->total)
 		return;
@@ -955,14 +928,14 @@ int mt_source_run(const mt_config *cfg, const mt_source_run_options *o)
 	FILE *out = o->out ? o->out : stdout;
 
 	memset(&ss, 0, sizeof(ss));
-	if (!(plan_path = path_in(dir, "source-plan.json")) ||
-	    !(log_path = path_in(dir, "source-results.jsonl")) ||
-	    !(setup_path = path_in(dir, "source-setup.json"))) {
+	if (!(plan_path = mt_io_path_join(dir, "source-plan.json")) ||
+	    !(log_path = mt_io_path_join(dir, "source-results.jsonl")) ||
+	    !(setup_path = mt_io_path_join(dir, "source-setup.json"))) {
 		error = mt_error_set(MT_ENOMEM, "out of memory");
 		goto cleanup;
 	}
 	{
-		char *cache = path_in(dir, "cache");
+		char *cache = mt_io_path_join(dir, "cache");
 		error = cache ? mt_io_mkdirs(cache) : mt_error_set(MT_ENOMEM, "out of memory");
 		free(cache);
 		if (error < 0)
@@ -1039,7 +1012,7 @@ int mt_source_run(const mt_config *cfg, const mt_source_run_options *o)
 	ss.st = st;
 	ss.plan = plan;
 	ss.o = o;
-	ss.start = now_s();
+	ss.start = mt_runner_now();
 	if (o->progress)
 		fprintf(o->progress, "%zu source-level mutants planned; %s, %d runs%s each, rule %s; results in %s\n",
 			nmut, cfg->src_sequential ? "sequential design" : "fixed design", max_runs,
@@ -1278,7 +1251,7 @@ int mt_source_run(const mt_config *cfg, const mt_source_run_options *o)
 		json_object_set_new(report, "mutants_detail", rows);
 		rows = NULL;
 		{
-			char *rp = path_in(dir, "source-report.json");
+			char *rp = mt_io_path_join(dir, "source-report.json");
 			char *text = json_dumps(report, JSON_INDENT(1));
 			error = rp && text ? mt_io_write_file_atomic(rp, text, strlen(text))
 					   : mt_error_set(MT_ENOMEM, "out of memory");
@@ -1289,7 +1262,7 @@ int mt_source_run(const mt_config *cfg, const mt_source_run_options *o)
 		}
 		/* Runs CSV: every accuracy the verdicts used. */
 		{
-			char *rp = path_in(dir, "source-runs.csv");
+			char *rp = mt_io_path_join(dir, "source-runs.csv");
 			FILE *f = rp ? fopen(rp, "w") : NULL;
 			if (!f) {
 				error = mt_error_set(MT_EIO, "%s: cannot create", rp ? rp : dir);
@@ -1307,7 +1280,7 @@ int mt_source_run(const mt_config *cfg, const mt_source_run_options *o)
 		}
 		/* Mutants CSV: one row per mutant with its verdict and statistics. */
 		{
-			char *rp = path_in(dir, "source-mutants.csv");
+			char *rp = mt_io_path_join(dir, "source-mutants.csv");
 			FILE *f = rp ? fopen(rp, "w") : NULL;
 			if (!f) {
 				error = mt_error_set(MT_EIO, "%s: cannot create", rp ? rp : dir);
@@ -1337,7 +1310,7 @@ int mt_source_run(const mt_config *cfg, const mt_source_run_options *o)
 		}
 		/* Kill probabilities CSV: one row per mutant, one column per input. */
 		{
-			char *rp = path_in(dir, "source-kill-probabilities.csv");
+			char *rp = mt_io_path_join(dir, "source-kill-probabilities.csv");
 			FILE *f = rp ? fopen(rp, "w") : NULL;
 			if (!f) {
 				error = mt_error_set(MT_EIO, "%s: cannot create", rp ? rp : dir);
@@ -1363,7 +1336,7 @@ int mt_source_run(const mt_config *cfg, const mt_source_run_options *o)
 		/* Stryker schema: the recipe is the mutated artefact. */
 		{
 			json_t *mutants = json_array(), *root;
-			char *rp = path_in(dir, "source-stryker.json"), *text;
+			char *rp = mt_io_path_join(dir, "source-stryker.json"), *text;
 			for (size_t s = 1; s < nslots; s++) {
 				const mt_mutant_desc *d = mt_plan_at(plan, s - 1);
 				json_t *m = json_pack("{s:s, s:s, s:s, s:{s:{s:i, s:i}, s:{s:i, s:i}}, s:s}",
@@ -1478,19 +1451,19 @@ cleanup:
 static int prepare_subdir(char **out, const char *dir, const char *name, const mt_plan *plan,
 			  const char *digest)
 {
-	char *sub = path_in(dir, name), *cache = NULL, *p = NULL, *text = NULL;
+	char *sub = mt_io_path_join(dir, name), *cache = NULL, *p = NULL, *text = NULL;
 	json_t *setup = NULL;
 	int error;
 
 	*out = NULL;
-	if (!sub || !(cache = path_in(sub, "cache"))) {
+	if (!sub || !(cache = mt_io_path_join(sub, "cache"))) {
 		error = mt_error_set(MT_ENOMEM, "out of memory");
 		goto cleanup;
 	}
 	if ((error = mt_io_mkdirs(cache)) < 0)
 		goto cleanup;
 	free(p);
-	if (!(p = path_in(sub, "source-plan.json"))) {
+	if (!(p = mt_io_path_join(sub, "source-plan.json"))) {
 		error = mt_error_set(MT_ENOMEM, "out of memory");
 		goto cleanup;
 	}
@@ -1498,7 +1471,7 @@ static int prepare_subdir(char **out, const char *dir, const char *name, const m
 		goto cleanup;
 	free(p);
 	setup = json_pack("{s:s}", "data_digest", digest);
-	if (!(p = path_in(sub, "source-setup.json")) || !(text = json_dumps(setup, JSON_COMPACT))) {
+	if (!(p = mt_io_path_join(sub, "source-setup.json")) || !(text = json_dumps(setup, JSON_COMPACT))) {
 		error = mt_error_set(MT_ENOMEM, "out of memory");
 		goto cleanup;
 	}
@@ -1594,7 +1567,7 @@ int mt_source_false_kill(const mt_config *cfg, const mt_source_run_options *o, i
 	for (int r = 0; r < total; r++)
 		if ((error = run_key(st->keys[r], cfg, NULL, digest, r)) < 0)
 			goto cleanup;
-	if (!(log_path = path_in(sub, "source-results.jsonl")) || !(need = calloc(1, sizeof(int)))) {
+	if (!(log_path = mt_io_path_join(sub, "source-results.jsonl")) || !(need = calloc(1, sizeof(int)))) {
 		error = mt_error_set(MT_ENOMEM, "out of memory");
 		goto cleanup;
 	}
@@ -1605,7 +1578,7 @@ int mt_source_false_kill(const mt_config *cfg, const mt_source_run_options *o, i
 	ss.st = st;
 	ss.plan = plan;
 	ss.o = o;
-	ss.start = now_s();
+	ss.start = mt_runner_now();
 	if (o->progress)
 		fprintf(o->progress, "false-kill rate: %d trials, each the original's runs %d..%d against %d independent runs of itself (%d trainings)\n",
 			trials, 0, n - 1, n, total);
@@ -1760,7 +1733,7 @@ int mt_source_search(const mt_config *cfg, const mt_source_run_options *o, const
 		if ((error = prepare_subdir(&sub, dir, subname, plan, digest)) < 0)
 			goto cleanup;
 		if (!ss.log) {
-			if (!(log_path = path_in(sub, "source-results.jsonl"))) {
+			if (!(log_path = mt_io_path_join(sub, "source-results.jsonl"))) {
 				error = mt_error_set(MT_ENOMEM, "out of memory");
 				goto cleanup;
 			}
@@ -1769,7 +1742,7 @@ int mt_source_search(const mt_config *cfg, const mt_source_run_options *o, const
 			ss.cfg = cfg;
 			ss.st = st;
 			ss.o = o;
-			ss.start = now_s();
+			ss.start = mt_runner_now();
 		}
 		ss.run_dir = sub;
 		ss.plan = plan;

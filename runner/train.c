@@ -4,18 +4,12 @@
 #include "mutorch/runner.h"
 #include "mutorch/error.h"
 #include "mutorch/rng.h"
+#include "runner_internal.h"
 
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
-
-static double now_seconds(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
-}
 
 typedef struct {
 	const mt_progress *progress;
@@ -26,7 +20,7 @@ typedef struct {
 static int draw_batch_progress(void *ctx, int64_t done, int64_t total, double loss)
 {
 	progress_state *ps = ctx;
-	double t = now_seconds();
+	double t = mt_runner_now();
 	const int width = 30;
 	int filled;
 
@@ -57,7 +51,7 @@ int mt_runner_train(mt_train_report *report, mt_module *model,
 	mt_epoch_stats stats;
 	progress_state ps;
 	mt_rng rng;
-	double start = now_seconds(), train_seconds = 0, best_val = -1;
+	double start = mt_runner_now(), train_seconds = 0, best_val = -1;
 	int epochs_since_best = 0;
 	int64_t trained_samples = 0;
 	int error = 0;
@@ -105,7 +99,7 @@ int mt_runner_train(mt_train_report *report, mt_module *model,
 		for (int64_t i = 0; i < n; i++)
 			order[i] = order_map ? order_map[perm[i]] : perm[i];
 		ps.epoch = e + 1;
-		ps.start = now_seconds();
+		ps.start = mt_runner_now();
 		ps.last_draw = 0;
 		error = mt_train_epoch(&stats, model, opt, x, y, order, n, &o);
 		report->epochs_run = e + 1;
@@ -158,7 +152,7 @@ int mt_runner_train(mt_train_report *report, mt_module *model,
 		}
 	}
 cleanup:
-	report->seconds = now_seconds() - start;
+	report->seconds = mt_runner_now() - start;
 	report->samples_per_second = train_seconds > 0 ? (double)trained_samples / train_seconds : 0;
 	mt_optimizer_free(opt);
 	free(order);
