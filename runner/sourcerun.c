@@ -903,6 +903,25 @@ static int sequential_design(mt_stats_sequential **out, const mt_config *cfg, in
 	return mt_stats_sequential_new(out, &so);
 }
 
+/* A report file of the run directory, and its checked close (a full disk
+ * shows at fclose). */
+static int report_open(FILE **f, const char *dir, const char *name)
+{
+	char *p = mt_io_path_join(dir, name);
+	*f = p ? fopen(p, "w") : NULL;
+	int error = *f ? 0 : mt_error_set(MT_EIO, "%s/%s: cannot create", dir, name);
+	free(p);
+	return error;
+}
+
+static int report_close(FILE *f, const char *dir, const char *name)
+{
+	int failed = ferror(f);
+	if (fclose(f) != 0 || failed)
+		return mt_error_set(MT_EIO, "%s/%s: write failed", dir, name);
+	return 0;
+}
+
 static json_t *num(double v)
 {
 	return isfinite(v) ? json_real(v) : json_null();
@@ -1262,31 +1281,23 @@ int mt_source_run(const mt_config *cfg, const mt_source_run_options *o)
 		}
 		/* Runs CSV: every accuracy the verdicts used. */
 		{
-			char *rp = mt_io_path_join(dir, "source-runs.csv");
-			FILE *f = rp ? fopen(rp, "w") : NULL;
-			if (!f) {
-				error = mt_error_set(MT_EIO, "%s: cannot create", rp ? rp : dir);
-				free(rp);
+			FILE *f = NULL;
+			if ((error = report_open(&f, dir, "source-runs.csv")) < 0)
 				goto cleanup;
-			}
 			fprintf(f, "id,run,accuracy,key\n");
 			for (size_t s = 0; s < nslots; s++)
 				for (int r = 0; r < st->runs_used[s]; r++)
 					fprintf(f, "%s,%d,%.17g,%s\n", s ? mt_plan_at(plan, s - 1)->id : "original",
 						r, st->acc[s * (size_t)max_runs + (size_t)r],
 						st->keys[s * (size_t)max_runs + (size_t)r]);
-			fclose(f);
-			free(rp);
+			if ((error = report_close(f, dir, "source-runs.csv")) < 0)
+				goto cleanup;
 		}
 		/* Mutants CSV: one row per mutant with its verdict and statistics. */
 		{
-			char *rp = mt_io_path_join(dir, "source-mutants.csv");
-			FILE *f = rp ? fopen(rp, "w") : NULL;
-			if (!f) {
-				error = mt_error_set(MT_EIO, "%s: cannot create", rp ? rp : dir);
-				free(rp);
+			FILE *f = NULL;
+			if ((error = report_open(&f, dir, "source-mutants.csv")) < 0)
 				goto cleanup;
-			}
 			fprintf(f, "id,operator,status,runs,p_value,p_adjusted,effect_size,original_mean,original_sd,mutant_mean,mutant_sd,mean_kill_probability,trivial,redundant\n");
 			for (size_t s2 = 1; s2 < nslots; s2++) {
 				json_t *row = json_array_get(json_object_get(report, "mutants_detail"), s2 - 1);
@@ -1305,18 +1316,14 @@ int mt_source_run(const mt_config *cfg, const mt_source_run_options *o)
 				fprintf(f, ",%d,%d\n", json_is_true(json_object_get(row, "trivial")),
 					json_is_true(json_object_get(row, "redundant")));
 			}
-			fclose(f);
-			free(rp);
+			if ((error = report_close(f, dir, "source-mutants.csv")) < 0)
+				goto cleanup;
 		}
 		/* Kill probabilities CSV: one row per mutant, one column per input. */
 		{
-			char *rp = mt_io_path_join(dir, "source-kill-probabilities.csv");
-			FILE *f = rp ? fopen(rp, "w") : NULL;
-			if (!f) {
-				error = mt_error_set(MT_EIO, "%s: cannot create", rp ? rp : dir);
-				free(rp);
+			FILE *f = NULL;
+			if ((error = report_open(&f, dir, "source-kill-probabilities.csv")) < 0)
 				goto cleanup;
-			}
 			fprintf(f, "id");
 			for (int64_t t = 0; t < n_test; t++)
 				fprintf(f, ",t%lld", (long long)t);
@@ -1330,8 +1337,8 @@ int mt_source_run(const mt_config *cfg, const mt_source_run_options *o)
 					fprintf(f, ",%.4g", kp[t]);
 				fputc('\n', f);
 			}
-			fclose(f);
-			free(rp);
+			if ((error = report_close(f, dir, "source-kill-probabilities.csv")) < 0)
+				goto cleanup;
 		}
 		/* Stryker schema: the recipe is the mutated artefact. */
 		{
