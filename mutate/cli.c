@@ -5,6 +5,7 @@
 
 #include <stdarg.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <unistd.h>
 
 int cli_exit_code(int error)
@@ -59,4 +60,16 @@ const char *cli_self_exe(void)
 		return "mutorch";
 	buf[n] = '\0';
 	return buf;
+}
+
+int cli_parse_jobs(int *jobs, const char *cmd, const char *arg)
+{
+	char *end;
+	long n = strtol(arg, &end, 10);
+	if (!*arg || *end || n < 1 || n > 256) {
+		cli_usage_error(cmd, "--jobs must be an integer in [1, 256], got '%s'", arg);
+		return -1;
+	}
+	*jobs = (int)n;
+	return 0;
 }

@@ -28,6 +28,8 @@ int cli_usage_error(const char *cmd, const char *fmt, ...)
 /* Load the config (default ./mutorch.yml) and initialise the shim with its
  * thread count and seed. */
 int cli_load_config(mt_config **out, const char *path);
+/* --jobs N: an integer in [1, 256]; a usage message otherwise (returns -1). */
+int cli_parse_jobs(int *jobs, const char *cmd, const char *arg);
 /* The path of the running mutorch binary (workers run it again). */
 const char *cli_self_exe(void);
 

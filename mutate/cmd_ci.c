@@ -431,9 +431,8 @@ int cmd_ci(int argc, char **argv)
 		switch (c) {
 		case 'b': base_arg = optarg; break;
 		case 'j':
-			o.jobs = (int)strtol(optarg, &end, 10);
-			if (*end || o.jobs < 1 || o.jobs > 256)
-				return cli_usage_error("ci", "--jobs must be an integer in [1, 256], got '%s'", optarg);
+			if (cli_parse_jobs(&o.jobs, "ci", optarg) < 0)
+				return MT_EXIT_USAGE;
 			break;
 		case 't':
 			o.timeout = strtod(optarg, &end);

@@ -89,9 +89,8 @@ int cmd_run(int argc, char **argv)
 	while ((c = getopt_long(argc, argv, "j:t:fd:l:r:qh", opts, NULL)) != -1) {
 		switch (c) {
 		case 'j':
-			o.jobs = (int)strtol(optarg, &end, 10);
-			if (*end || o.jobs < 1 || o.jobs > 256)
-				return cli_usage_error("run", "--jobs must be an integer in [1, 256], got '%s'", optarg);
+			if (cli_parse_jobs(&o.jobs, "run", optarg) < 0)
+				return MT_EXIT_USAGE;
 			break;
 		case 't':
 			o.timeout = strtod(optarg, &end);

@@ -53,9 +53,8 @@ int cmd_false_kill(int argc, char **argv)
 				return cli_usage_error("false-kill", "--trials must be a positive integer, got '%s'", optarg);
 			break;
 		case 'j':
-			o.jobs = (int)strtol(optarg, &end, 10);
-			if (*end || o.jobs < 1 || o.jobs > 256)
-				return cli_usage_error("false-kill", "--jobs must be an integer in [1, 256], got '%s'", optarg);
+			if (cli_parse_jobs(&o.jobs, "false-kill", optarg) < 0)
+				return MT_EXIT_USAGE;
 			break;
 		case 'J': o.json = 1; break;
 		case 'q': quiet = 1; break;
@@ -151,9 +150,8 @@ int cmd_search(int argc, char **argv)
 			break;
 		case 'I': integer = 1; break;
 		case 'j':
-			o.jobs = (int)strtol(optarg, &end, 10);
-			if (*end || o.jobs < 1 || o.jobs > 256)
-				return cli_usage_error("search", "--jobs must be an integer in [1, 256], got '%s'", optarg);
+			if (cli_parse_jobs(&o.jobs, "search", optarg) < 0)
+				return MT_EXIT_USAGE;
 			break;
 		case 'J': o.json = 1; break;
 		case 'q': quiet = 1; break;
