@@ -73,3 +73,13 @@ int cli_parse_jobs(int *jobs, const char *cmd, const char *arg)
 	*jobs = (int)n;
 	return 0;
 }
+
+void cli_warn_oversubscription(int jobs, int threads)
+{
+	long cores = sysconf(_SC_NPROCESSORS_ONLN);
+	if (cores > 0 && (long)jobs * threads > cores)
+		fprintf(stderr, "mutorch: warning: %d workers x %d threads (training.threads) is more "
+			"than the %ld cores; libtorch's threads then wait on each other and the run "
+			"is much slower: use --jobs %ld or fewer threads\n",
+			jobs, threads, cores, cores / threads > 0 ? cores / threads : 1);
+}

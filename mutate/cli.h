@@ -30,6 +30,9 @@ int cli_usage_error(const char *cmd, const char *fmt, ...)
 int cli_load_config(mt_config **out, const char *path);
 /* --jobs N: an integer in [1, 256]; a usage message otherwise (returns -1). */
 int cli_parse_jobs(int *jobs, const char *cmd, const char *arg);
+/* Warn when jobs workers of `threads` threads each oversubscribe the cores
+ * (OpenMP's spinning threads then slow everything down a lot). */
+void cli_warn_oversubscription(int jobs, int threads);
 /* The path of the running mutorch binary (workers run it again). */
 const char *cli_self_exe(void);
 

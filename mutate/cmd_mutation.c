@@ -130,6 +130,8 @@ int cmd_run(int argc, char **argv)
 	if (error < 0)
 		goto cleanup;
 	o.config_path = rev ? rev_config : config_path;
+	if (!quiet)
+		cli_warn_oversubscription(o.jobs, cfg->threads);
 	if (level_model && level_source) {
 		/* --level all: the levels the config has operators for */
 		level_model = cfg->nmodel_level > 0;

@@ -12,4 +12,5 @@ if [ ! -f examples/fashion-mnist/trained/lenet5.pt ]; then
   $MUTORCH train "$CONFIG"
 fi
 $MUTORCH eval "$CONFIG"
-$MUTORCH run "$CONFIG" --jobs "$(nproc)"
+# One worker per training.threads (2) cores: more would oversubscribe them.
+$MUTORCH run "$CONFIG" --jobs "$(( $(nproc) / 2 > 0 ? $(nproc) / 2 : 1 ))"
