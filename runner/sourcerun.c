@@ -770,6 +770,28 @@ static int src_on_failure(void *ctx, size_t task, mt_pool_failure kind, const ch
 	return error;
 }
 
+/* "deepcrime", "welch", "mannwhitney", "fisher" (mutation.source.rule). */
+static const char *source_rule_name(int rule)
+{
+	static const char *const names[] = {"deepcrime", "welch", "mannwhitney", "fisher"};
+	return rule >= 0 && rule < 4 ? names[rule] : "?";
+}
+
+/* Open the training log and set up the state a run, a false-kill
+ * measurement and a search share; run_dir and plan are the caller's. */
+static int src_state_open(src_state *ss, json_t **records, const char *log_path,
+			  const mt_config *cfg, const mt_source_run_options *o, slot_table *st)
+{
+	int error = mt_resultlog_open(&ss->log, records, log_path);
+	if (error < 0)
+		return error;
+	ss->cfg = cfg;
+	ss->st = st;
+	ss->o = o;
+	ss->start = mt_runner_now();
+	return 0;
+}
+
 /* A mutant whose training failed once gets no more runs. */
 static int src_skip(void *ctx, size_t task)
 {
@@ -1024,19 +1046,15 @@ int mt_source_run(const mt_config *cfg, const mt_source_run_options *o)
 			if ((error = run_key(st->keys[s * (size_t)max_runs + (size_t)r], cfg, mus[s], digest, r)) < 0)
 				goto cleanup;
 	}
-	if ((error = mt_resultlog_open(&ss.log, &records, log_path)) < 0)
+	if ((error = src_state_open(&ss, &records, log_path, cfg, o, st)) < 0)
 		goto cleanup;
-	ss.cfg = cfg;
 	ss.run_dir = dir;
-	ss.st = st;
 	ss.plan = plan;
-	ss.o = o;
-	ss.start = mt_runner_now();
 	if (o->progress)
 		fprintf(o->progress, "%zu source-level mutants planned; %s, %d runs%s each, rule %s; results in %s\n",
 			nmut, cfg->src_sequential ? "sequential design" : "fixed design", max_runs,
 			cfg->src_sequential ? " at most" : "",
-			(const char *[]){"deepcrime", "welch", "mannwhitney", "fisher"}[cfg->src_rule], dir);
+			source_rule_name(cfg->src_rule), dir);
 
 	if (!cfg->src_sequential) {
 		for (size_t s = 0; s < nslots; s++)
@@ -1248,7 +1266,7 @@ int mt_source_run(const mt_config *cfg, const mt_source_run_options *o)
 		json_object_set_new(report, "survived", json_integer((json_int_t)survived));
 		json_object_set_new(report, "errors", json_integer((json_int_t)errors));
 		json_object_set_new(report, "mutation_score", num(killed + survived ? (double)killed / (double)(killed + survived) : NAN));
-		json_object_set_new(report, "rule", json_string((const char *[]){"deepcrime", "welch", "mannwhitney", "fisher"}[cfg->src_rule]));
+		json_object_set_new(report, "rule", json_string(source_rule_name(cfg->src_rule)));
 		json_object_set_new(report, "sequential", json_boolean(cfg->src_sequential));
 		json_object_set_new(report, "alpha", json_real(cfg->src_alpha));
 		json_object_set_new(report, "effect_size", json_real(cfg->src_effect));
@@ -1393,7 +1411,7 @@ int mt_source_run(const mt_config *cfg, const mt_source_run_options *o)
 		} else {
 			fprintf(out, "source level: %zu mutants, %zu killed, %zu survived, %zu errors; rule %s, alpha %g, effect size %g%s\n",
 				nmut, killed, survived, errors,
-				(const char *[]){"deepcrime", "welch", "mannwhitney", "fisher"}[cfg->src_rule],
+				source_rule_name(cfg->src_rule),
 				cfg->src_alpha, cfg->src_effect, cfg->src_sequential ? ", sequential" : "");
 			fprintf(out, "trainings: %zu used (%zu with a fixed %d-run design, %zu saved), %zu trained now, %zu trained models re-evaluated on a changed test set\n",
 				used, fixed, max_runs, fixed - used, ss.trained_now, ss.reevaluated_now);
@@ -1578,14 +1596,10 @@ int mt_source_false_kill(const mt_config *cfg, const mt_source_run_options *o, i
 		error = mt_error_set(MT_ENOMEM, "out of memory");
 		goto cleanup;
 	}
-	if ((error = mt_resultlog_open(&ss.log, &records, log_path)) < 0)
+	if ((error = src_state_open(&ss, &records, log_path, cfg, o, st)) < 0)
 		goto cleanup;
-	ss.cfg = cfg;
 	ss.run_dir = sub;
-	ss.st = st;
 	ss.plan = plan;
-	ss.o = o;
-	ss.start = mt_runner_now();
 	if (o->progress)
 		fprintf(o->progress, "false-kill rate: %d trials, each the original's runs %d..%d against %d independent runs of itself (%d trainings)\n",
 			trials, 0, n - 1, n, total);
@@ -1625,7 +1639,7 @@ int mt_source_false_kill(const mt_config *cfg, const mt_source_run_options *o, i
 	{
 		double lo, hi, rate = wilson(&lo, &hi, kills, (size_t)trials);
 		res = json_pack("{s:s, s:i, s:i, s:I, s:f, s:f, s:f, s:f, s:b, s:I}",
-				"rule", (const char *[]){"deepcrime", "welch", "mannwhitney", "fisher"}[cfg->src_rule],
+				"rule", source_rule_name(cfg->src_rule),
 				"trials", trials, "runs_per_group", n, "false_kills", (json_int_t)kills,
 				"false_kill_rate", rate, "ci95_low", lo, "ci95_high", hi,
 				"alpha", cfg->src_alpha, "consistent_with_alpha", lo <= cfg->src_alpha,
@@ -1744,12 +1758,8 @@ int mt_source_search(const mt_config *cfg, const mt_source_run_options *o, const
 				error = mt_error_set(MT_ENOMEM, "out of memory");
 				goto cleanup;
 			}
-			if ((error = mt_resultlog_open(&ss.log, &records, log_path)) < 0)
+			if ((error = src_state_open(&ss, &records, log_path, cfg, o, st)) < 0)
 				goto cleanup;
-			ss.cfg = cfg;
-			ss.st = st;
-			ss.o = o;
-			ss.start = mt_runner_now();
 		}
 		ss.run_dir = sub;
 		ss.plan = plan;
