@@ -3,6 +3,8 @@
 #define MUTORCH_KILLMATRIX_INTERNAL_H
 
 #include "mutorch/killmatrix.h"
+#include "mutorch/csv.h"
+#include "mutorch/strbuf.h"
 
 #include <stdarg.h>
 #include <stddef.h>
@@ -40,26 +42,6 @@ static inline int km_bit(const uint64_t *bits, size_t i)
 {
 	return (int)((bits[i >> 6] >> (i & 63)) & 1u);
 }
-
-/* A growing text buffer; after an allocation failure it stays failed and
- * the writer reports MT_ENOMEM once at the end. */
-typedef struct {
-	char *data;
-	size_t len, cap;
-	int failed;
-} km_text;
-
-void km_text_put(km_text *t, const char *s, size_t n);
-void km_text_puts(km_text *t, const char *s);
-void km_text_printf(km_text *t, const char *fmt, ...)
-#if defined(__GNUC__)
-	__attribute__((format(printf, 2, 3)))
-#endif
-	;
-/* A CSV cell: quoted when it holds a comma, quote or line break. */
-void km_text_csv(km_text *t, const char *s);
-/* Write the text atomically to path; frees the text. */
-int km_text_write(km_text *t, const char *path);
 
 /* Is s (NULL counts as valid) UTF-8? */
 int km_utf8_valid(const char *s);

@@ -230,76 +230,76 @@ int mt_killmatrix_write_json(const mt_killmatrix *km, const char *path)
 
 /* ---- CSV -------------------------------------------------------------- */
 
-static void csv_header(km_text *t, const mt_killmatrix *km)
+static void csv_header(mt_strbuf *t, const mt_killmatrix *km)
 {
-	km_text_puts(t, "id,operator,status");
+	mt_strbuf_puts(t, "id,operator,status");
 	for (size_t i = 0; i < km->n_inputs; i++)
-		km_text_printf(t, ",t%zu", i);
-	km_text_put(t, "\n", 1);
+		mt_strbuf_printf(t, ",t%zu", i);
+	mt_strbuf_put(t, "\n", 1);
 }
 
-static void csv_mutant_start(km_text *t, const mt_km_mutant *mu)
+static void csv_mutant_start(mt_strbuf *t, const mt_km_mutant *mu)
 {
-	km_text_csv(t, mu->id);
-	km_text_put(t, ",", 1);
-	km_text_csv(t, mu->operator_name);
-	km_text_put(t, ",", 1);
-	km_text_puts(t, mt_mutant_status_name(mu->rec.status));
+	mt_csv_field(t, mu->id);
+	mt_strbuf_put(t, ",", 1);
+	mt_csv_field(t, mu->operator_name);
+	mt_strbuf_put(t, ",", 1);
+	mt_strbuf_puts(t, mt_mutant_status_name(mu->rec.status));
 }
 
 int mt_killmatrix_write_kills_csv(const mt_killmatrix *km, const char *path)
 {
-	km_text t = {0};
+	mt_strbuf t = MT_STRBUF_INIT;
 	csv_header(&t, km);
 	for (size_t m = 0; m < km->n_mutants; m++) {
 		const mt_km_mutant *mu = km->mutants[m];
 		csv_mutant_start(&t, mu);
 		for (size_t i = 0; i < km->n_inputs; i++)
-			km_text_put(&t, mu->kills && km_bit(mu->kills, i) ? ",1" :
+			mt_strbuf_put(&t, mu->kills && km_bit(mu->kills, i) ? ",1" :
 				    ",0", 2);
-		km_text_put(&t, "\n", 1);
+		mt_strbuf_put(&t, "\n", 1);
 	}
-	return km_text_write(&t, path);
+	return mt_strbuf_write_file(&t, path);
 }
 
 int mt_killmatrix_write_predictions_csv(const mt_killmatrix *km,
 					const char *path)
 {
-	km_text t = {0};
+	mt_strbuf t = MT_STRBUF_INIT;
 	csv_header(&t, km);
-	km_text_puts(&t, "@class,,");
+	mt_strbuf_puts(&t, "@class,,");
 	for (size_t i = 0; i < km->n_inputs; i++)
-		km_text_printf(&t, ",%u", (unsigned)km->classes[i]);
-	km_text_puts(&t, "\n@original,,");
+		mt_strbuf_printf(&t, ",%u", (unsigned)km->classes[i]);
+	mt_strbuf_puts(&t, "\n@original,,");
 	for (size_t i = 0; i < km->n_inputs; i++)
-		km_text_printf(&t, ",%u", (unsigned)km->original[i]);
-	km_text_put(&t, "\n", 1);
+		mt_strbuf_printf(&t, ",%u", (unsigned)km->original[i]);
+	mt_strbuf_put(&t, "\n", 1);
 	for (size_t m = 0; m < km->n_mutants; m++) {
 		const mt_km_mutant *mu = km->mutants[m];
 		csv_mutant_start(&t, mu);
 		for (size_t i = 0; i < km->n_inputs; i++) {
 			if (mu->predictions)
-				km_text_printf(&t, ",%u", (unsigned)mu->predictions[i]);
+				mt_strbuf_printf(&t, ",%u", (unsigned)mu->predictions[i]);
 			else
-				km_text_put(&t, ",", 1);
+				mt_strbuf_put(&t, ",", 1);
 		}
-		km_text_put(&t, "\n", 1);
+		mt_strbuf_put(&t, "\n", 1);
 	}
-	return km_text_write(&t, path);
+	return mt_strbuf_write_file(&t, path);
 }
 
 int mt_killmatrix_write_inputs_csv(const mt_killmatrix *km, const char *path)
 {
-	km_text t = {0};
+	mt_strbuf t = MT_STRBUF_INIT;
 	mt_scores *s;
 	int error;
 	if ((error = mt_killmatrix_scores(&s, km)) < 0)
 		return error;
-	km_text_puts(&t, "input,class,original_prediction,in_t_prime,ks1\n");
+	mt_strbuf_puts(&t, "input,class,original_prediction,in_t_prime,ks1\n");
 	for (size_t i = 0; i < km->n_inputs; i++)
-		km_text_printf(&t, "%zu,%u,%u,%d,%u\n", i, (unsigned)km->classes[i],
+		mt_strbuf_printf(&t, "%zu,%u,%u,%d,%u\n", i, (unsigned)km->classes[i],
 			       (unsigned)km->original[i], km_bit(km->correct_bits, i),
 			       (unsigned)s->ks1[i]);
 	mt_scores_free(s);
-	return km_text_write(&t, path);
+	return mt_strbuf_write_file(&t, path);
 }

@@ -79,13 +79,13 @@ static json_t *position(size_t line, size_t column)
 
 static char *default_source(const mt_killmatrix *km)
 {
-	km_text t = {0};
+	mt_strbuf t = MT_STRBUF_INIT;
 	const char **seen = malloc((km->n_mutants ? km->n_mutants : 1) *
 				   sizeof(char *));
 	size_t n_seen = 0;
 	if (!seen)
 		return NULL;
-	km_text_puts(&t, "# layers of the model that mutorch mutated\n");
+	mt_strbuf_puts(&t, "# layers of the model that mutorch mutated\n");
 	for (size_t m = 0; m < km->n_mutants; m++) {
 		const char *layer = km->mutants[m]->layer;
 		size_t i;
@@ -94,14 +94,14 @@ static char *default_source(const mt_killmatrix *km)
 		if (i < n_seen)
 			continue;
 		seen[n_seen++] = layer;
-		km_text_printf(&t, "layer %s\n", layer);
+		mt_strbuf_printf(&t, "layer %s\n", layer);
 	}
 	free(seen);
-	if (t.failed) {
-		free(t.data);
-		return NULL;
+	{
+		char *text = NULL;
+		mt_strbuf_detach(&text, &t);
+		return text;
 	}
-	return t.data ? t.data : strdup("");
 }
 
 static void test_ids(json_t *arr, const mt_killmatrix *km, const uint64_t *bits,

@@ -4,6 +4,7 @@
 #include "mutorch/error.h"
 #include "mutorch/io.h"
 #include "mutorch/operators.h"
+#include "mutorch/hash.h"
 #include "mutorch/rng.h"
 
 #include <jansson.h>
@@ -18,16 +19,6 @@ struct mt_plan {
 };
 
 static const char *const planner_keys[] = {"mutants", "layers", "sites", NULL};
-
-uint64_t mt_fnv1a64(const void *data, size_t len, uint64_t h)
-{
-	const unsigned char *p = data;
-	for (size_t i = 0; i < len; i++) {
-		h ^= p[i];
-		h *= 0x100000001b3ULL;
-	}
-	return h;
-}
 
 static void desc_dispose(mt_mutant_desc *d)
 {
@@ -86,7 +77,7 @@ static int plan_push(mt_plan *plan, const char *id, const char *op, const char *
 		size_t cap = plan->cap ? plan->cap * 2 : 64;
 		mt_mutant_desc *items = realloc(plan->items, cap * sizeof(*items));
 		if (!items)
-			return mt_error_set(MT_ENOMEM, "out of memory");
+			return mt_error_oom();
 		plan->items = items;
 		plan->cap = cap;
 	}
@@ -100,7 +91,7 @@ static int plan_push(mt_plan *plan, const char *id, const char *op, const char *
 	d->entry = entry;
 	if (!d->id || !d->op || !d->target || !d->params) {
 		desc_dispose(d);
-		return mt_error_set(MT_ENOMEM, "out of memory");
+		return mt_error_oom();
 	}
 	plan->n++;
 	return 0;
@@ -109,7 +100,7 @@ static int plan_push(mt_plan *plan, const char *id, const char *op, const char *
 int mt_plan_new(mt_plan **out)
 {
 	if (!(*out = calloc(1, sizeof(**out))))
-		return mt_error_set(MT_ENOMEM, "out of memory");
+		return mt_error_oom();
 	return 0;
 }
 
@@ -209,7 +200,7 @@ static int plan_one(mt_plan *plan, const mt_config *cfg, const mt_op_args *base,
 		error = mt_op_args_set(&args, "layer", target);
 	if (error < 0)
 		goto cleanup;
-	args.seed = mt_rng_derive(cfg->mutation_seed, mt_fnv1a64(id, strlen(id), MT_FNV1A64_INIT));
+	args.seed = mt_rng_seed_for_id(cfg->mutation_seed, id);
 	if ((error = mt_op_args_format(&params, &args)) < 0)
 		goto cleanup;
 	error = plan_push(plan, id, op, target, params, args.seed, entry);
@@ -234,7 +225,7 @@ int mt_plan_model_level(mt_plan **out, const mt_config *cfg, const mt_plan_model
 
 	*out = NULL;
 	if (!plan)
-		return mt_error_set(MT_ENOMEM, "out of memory");
+		return mt_error_oom();
 	for (size_t e = 0; e < cfg->nmodel_level; e++) {
 		const mt_config_mutation *m = &cfg->model_level[e];
 		const mt_operator *op = mt_operator_find(m->op);
@@ -289,7 +280,7 @@ int mt_plan_model_level(mt_plan **out, const mt_config *cfg, const mt_plan_model
 			size_t nsites = model->graph_sites ? model->graph_sites(model->ctx, m->op, &sites) : 0;
 			if ((v = entry_value(m, "sites", &line))) {
 				if (!(targets = split_list(v, &ntargets))) {
-					error = mt_error_set(MT_ENOMEM, "out of memory");
+					error = mt_error_oom();
 					mt_op_args_dispose(&base);
 					goto fail;
 				}
@@ -324,7 +315,7 @@ int mt_plan_model_level(mt_plan **out, const mt_config *cfg, const mt_plan_model
 				error = plan_one(plan, cfg, &base, label, m->op, "all", 0, k, e);
 		} else {
 			if (!(targets = split_list(v, &ntargets))) {
-				error = mt_error_set(MT_ENOMEM, "out of memory");
+				error = mt_error_oom();
 				mt_op_args_dispose(&base);
 				goto fail;
 			}
@@ -371,7 +362,7 @@ int mt_plan_save(const mt_plan *plan, const char *path)
 	}
 	json_object_set_new(root, "mutants", arr);
 	if (!(text = json_dumps(root, JSON_INDENT(1)))) {
-		error = mt_error_set(MT_ENOMEM, "out of memory");
+		error = mt_error_oom();
 		goto cleanup;
 	}
 	error = mt_io_write_file_atomic(path, text, strlen(text));
@@ -399,7 +390,7 @@ int mt_plan_load(mt_plan **out, const char *path)
 		goto cleanup;
 	}
 	if (!(plan = calloc(1, sizeof(*plan)))) {
-		error = mt_error_set(MT_ENOMEM, "out of memory");
+		error = mt_error_oom();
 		goto cleanup;
 	}
 	json_array_foreach(arr, i, item) {

@@ -3,6 +3,7 @@
 #define MUTORCH_OPERATORS_INTERNAL_H
 
 #include "mutorch/operators.h"
+#include "mutorch/strbuf.h"
 
 int mt_op_apply_gf(mt_op_result *res, mt_model_view *view, const mt_op_args *args);
 int mt_op_apply_ws(mt_op_result *res, mt_model_view *view, const mt_op_args *args);
@@ -28,22 +29,6 @@ int64_t mt_op_count(double ratio, int64_t n);
  * weight row. */
 static inline int64_t mt_layer_rows(const mt_view_layer *l) { return l->shape[0]; }
 static inline int64_t mt_layer_row_len(const mt_view_layer *l) { return l->numel / l->shape[0]; }
-
-/* A growable string: start from {0}; a failed allocation sets failed and
- * makes further appends no-ops; the caller owns buf. */
-typedef struct {
-	char *buf;
-	size_t len, cap;
-	int failed;
-} mt_strbuf;
-
-void mt_strbuf_printf(mt_strbuf *sb, const char *fmt, ...)
-#if defined(__GNUC__)
-	__attribute__((format(printf, 2, 3)))
-#endif
-	;
-/* The shortest %g form that reads back as the same double. */
-void mt_strbuf_double(mt_strbuf *sb, double v);
 
 void mt_op_note(mt_op_result *res, const char *fmt, ...)
 #if defined(__GNUC__)

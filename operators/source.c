@@ -17,18 +17,13 @@
 #include "internal.h"
 #include "source_internal.h"
 
-static int oom(const char *op)
-{
-	return mt_error_set(MT_ENOMEM, "%s: out of memory", op ? op : "source");
-}
-
 /* ---- growable string ---------------------------------------------------- */
 
 static int sb_finish(char **out, mt_strbuf *sb, const char *op)
 {
 	if (sb->failed || !sb->buf) {
 		free(sb->buf);
-		return oom(op);
+		return mt_error_oom();
 	}
 	*out = sb->buf;
 	return 0;
@@ -40,14 +35,6 @@ const mt_layer_kind mt_src_activation_kinds[7] = {
 	MT_LAYER_RELU, MT_LAYER_LEAKY_RELU, MT_LAYER_ELU, MT_LAYER_GELU,
 	MT_LAYER_TANH, MT_LAYER_SIGMOID, MT_LAYER_SOFTMAX
 };
-
-int mt_src_is_activation(mt_layer_kind kind)
-{
-	for (size_t i = 0; i < 7; i++)
-		if (mt_src_activation_kinds[i] == kind)
-			return 1;
-	return 0;
-}
 
 src_value *src_arg(src_args *a, const char *name)
 {
@@ -81,7 +68,7 @@ int src_describe(mt_source_mutant *mu, const char *fmt, ...)
 	va_end(ap);
 	free(mu->description);
 	if (!(mu->description = strdup(line)))
-		return oom(mu->op->name);
+		return mt_error_oom();
 	return 0;
 }
 
@@ -418,7 +405,7 @@ int mt_source_apply(mt_source_mutant **out, const mt_config *original,
 	if ((error = parse_args(&args, op, original, train, params, nparams, seed)) < 0)
 		return error;
 	if (!(mu = calloc(1, sizeof(*mu))))
-		return oom(op->name);
+		return mt_error_oom();
 	mu->op = op;
 	mu->is_data = data;
 	mu->seed = args.seed;
@@ -478,7 +465,7 @@ int mt_source_build_train(mt_dataset **out, const mt_source_mutant *mu,
 					    (long long)n);
 	if (mu->nnoise) {
 		if (!(noise_of = malloc((size_t)(n ? n : 1) * sizeof(*noise_of)))) {
-			error = oom(mu->op->name);
+			error = mt_error_oom();
 			goto cleanup;
 		}
 		for (int64_t i = 0; i < n; i++)
@@ -496,7 +483,7 @@ int mt_source_build_train(mt_dataset **out, const mt_source_mutant *mu,
 	size_t elem = out_type == MT_PIXELS_F32 ? sizeof(float) : 1;
 	if (!(pixels = malloc((size_t)(n_map ? n_map : 1) * (size_t)size * elem)) ||
 	    !(labels = malloc((size_t)(n_map ? n_map : 1) * sizeof(*labels)))) {
-		error = oom(mu->op->name);
+		error = mt_error_oom();
 		goto cleanup;
 	}
 	for (int64_t j = 0; j < n_map; j++) {

@@ -21,11 +21,6 @@ typedef struct {
 	mt_rng rng;
 } data_ctx;
 
-static int oom(const mt_source_mutant *mu)
-{
-	return mt_error_set(MT_ENOMEM, "%s: out of memory", mu->op->name);
-}
-
 /* The sample indices of class cls (every sample for cls < 0), ascending. */
 static int make_pool(int64_t **pool, int64_t *m, const data_ctx *d, int64_t cls,
 		     const mt_source_mutant *mu)
@@ -33,7 +28,7 @@ static int make_pool(int64_t **pool, int64_t *m, const data_ctx *d, int64_t cls,
 	int64_t k = 0;
 	*pool = malloc((size_t)(d->n ? d->n : 1) * sizeof(**pool));
 	if (!*pool)
-		return oom(mu);
+		return mt_error_oom();
 	for (int64_t i = 0; i < d->n; i++)
 		if (cls < 0 || d->labels[i] == cls)
 			(*pool)[k++] = i;
@@ -49,7 +44,7 @@ static int draw_from_pool(int64_t **chosen, int64_t *k, data_ctx *d, const int64
 	int error;
 	*k = mt_op_count(ratio, m);
 	if (!(*chosen = malloc((size_t)(*k ? *k : 1) * sizeof(**chosen))))
-		return oom(mu);
+		return mt_error_oom();
 	if ((error = mt_rng_sample(*chosen, &d->rng, m, *k)) < 0)
 		return error;
 	for (int64_t j = 0; j < *k; j++)
@@ -60,7 +55,7 @@ static int draw_from_pool(int64_t **chosen, int64_t *k, data_ctx *d, const int64
 static int identity_map(mt_source_mutant *mu, int64_t n, int64_t extra)
 {
 	if (!(mu->order_map = malloc((size_t)(n + extra ? n + extra : 1) * sizeof(int64_t))))
-		return oom(mu);
+		return mt_error_oom();
 	for (int64_t i = 0; i < n; i++)
 		mu->order_map[i] = i;
 	mu->n_map = n;
@@ -70,7 +65,7 @@ static int identity_map(mt_source_mutant *mu, int64_t n, int64_t extra)
 static int copy_labels(mt_source_mutant *mu, const data_ctx *d, int64_t extra)
 {
 	if (!(mu->labels = malloc((size_t)(d->n + extra ? d->n + extra : 1) * sizeof(int64_t))))
-		return oom(mu);
+		return mt_error_oom();
 	memcpy(mu->labels, d->labels, (size_t)d->n * sizeof(int64_t));
 	return 0;
 }
@@ -79,7 +74,7 @@ static int copy_labels(mt_source_mutant *mu, const data_ctx *d, int64_t extra)
 static int map_without(mt_source_mutant *mu, const data_ctx *d, const unsigned char *deleted)
 {
 	if (identity_map(mu, d->n, 0) < 0)
-		return oom(mu);
+		return mt_error_oom();
 	int64_t k = 0;
 	for (int64_t i = 0; i < d->n; i++)
 		if (!deleted[i])
@@ -159,7 +154,7 @@ static int pool_op(mt_source_mutant *mu, src_args *a, data_ctx *d)
 			goto cleanup;
 		}
 		if (!(deleted = calloc((size_t)d->n, 1))) {
-			error = oom(mu);
+			error = mt_error_oom();
 			goto cleanup;
 		}
 		for (int64_t j = 0; j < k; j++)
@@ -185,7 +180,7 @@ static int pool_op(mt_source_mutant *mu, src_args *a, data_ctx *d)
 		 * in a permuted order. */
 		int64_t *perm = malloc((size_t)k * sizeof(*perm));
 		if (!perm) {
-			error = oom(mu);
+			error = mt_error_oom();
 			goto cleanup;
 		}
 		qsort(chosen, (size_t)k, sizeof(int64_t), cmp_i64);
@@ -235,7 +230,7 @@ static int pool_op(mt_source_mutant *mu, src_args *a, data_ctx *d)
 		if ((error = identity_map(mu, d->n, 0)) < 0)
 			goto cleanup;
 		if (!(mu->noise = malloc((size_t)k * sizeof(*mu->noise)))) {
-			error = oom(mu);
+			error = mt_error_oom();
 			goto cleanup;
 		}
 		for (int64_t j = 0; j < k; j++) {
@@ -266,7 +261,7 @@ static int class_delete_op(mt_source_mutant *mu, src_args *a, data_ctx *d)
 	int error = 0;
 
 	if (!deleted)
-		return oom(mu);
+		return mt_error_oom();
 	for (int64_t c = 0; c < d->num_classes; c++) {
 		int64_t m, k;
 		if (d->count[c] == 0 || (tud && !((double)d->count[c] < average)))
@@ -280,7 +275,7 @@ static int class_delete_op(mt_source_mutant *mu, src_args *a, data_ctx *d)
 			goto cleanup;
 		free(chosen);
 		if (!(chosen = malloc((size_t)k * sizeof(*chosen)))) {
-			error = oom(mu);
+			error = mt_error_oom();
 			goto cleanup;
 		}
 		if ((error = mt_rng_sample(chosen, &d->rng, m, k)) < 0)
@@ -383,7 +378,7 @@ int mt_src_data_apply(mt_source_mutant *mu, src_args *a)
 	if (d.n == 0)
 		return src_not_applicable(mu, "the training set is empty");
 	if (!(d.count = calloc((size_t)(d.num_classes > 0 ? d.num_classes : 1), sizeof(int64_t))))
-		return oom(mu);
+		return mt_error_oom();
 	for (int64_t i = 0; i < d.n; i++)
 		d.count[d.labels[i]]++;
 	mt_rng_seed(&d.rng, a->seed);

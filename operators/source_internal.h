@@ -47,6 +47,5 @@ int mt_src_data_apply(mt_source_mutant *mu, src_args *a);
 int mt_src_program_apply(mt_source_mutant *mu, src_args *a);
 /* Activation kinds in the order of the spec's choices. */
 extern const mt_layer_kind mt_src_activation_kinds[7];
-int mt_src_is_activation(mt_layer_kind kind);
 
 #endif

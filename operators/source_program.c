@@ -19,11 +19,6 @@ static int missing(const mt_source_mutant *mu, const char *key, const char *expe
 			    mu->op->name, key, expected);
 }
 
-static int oom(const mt_source_mutant *mu)
-{
-	return mt_error_set(MT_ENOMEM, "%s: out of memory", mu->op->name);
-}
-
 static int same_double(double a, double b)
 {
 	return a == b;
@@ -79,7 +74,7 @@ static int insert_layer(mt_arch *a, size_t i, const mt_layer *l)
 {
 	mt_layer *grown = realloc(a->layers, (a->nlayers + 1) * sizeof(*grown));
 	if (!grown)
-		return mt_error_set(MT_ENOMEM, "out of memory");
+		return mt_error_oom();
 	a->layers = grown;
 	memmove(a->layers + i + 1, a->layers + i, (a->nlayers - i) * sizeof(*a->layers));
 	a->layers[i] = *l;
@@ -119,7 +114,7 @@ static int is_weighted(mt_layer_kind k)
 static long activation_after(const mt_arch *a, size_t i)
 {
 	for (size_t j = i + 1; j < a->nlayers && !is_weighted(a->layers[j].kind); j++)
-		if (mt_src_is_activation(a->layers[j].kind))
+		if (mt_layer_kind_is_activation(a->layers[j].kind))
 			return (long)j;
 	return -1;
 }
@@ -149,7 +144,7 @@ static int arch_begin(arch_ctx *x, mt_source_mutant *mu, src_args *a, int *na)
 	if ((error = mt_arch_parse(&x->orig, cfg->architecture)) < 0)
 		return mt_error_prefix("%s: %s: model.architecture: ", mu->op->name, cfg->path);
 	if (!(x->shapes = calloc(x->orig->nlayers, sizeof(*x->shapes))))
-		return oom(mu);
+		return mt_error_oom();
 	if ((error = mt_arch_check(x->orig, cfg->input_shape, x->shapes)) < 0)
 		return mt_error_prefix("%s: %s: model.architecture: ", mu->op->name, cfg->path);
 	if ((error = mt_arch_copy(&x->mut, x->orig)) < 0)
@@ -247,13 +242,13 @@ static int arch_op(mt_source_mutant *mu, src_args *a)
 		layer_text(nl_text, sizeof(nl_text), &nl);
 		error = src_describe(mu, "add '%s' after layer %zu '%s'", nl_text, L, x.text);
 	} else if (strcmp(name, "AFRs") == 0) {
-		if (!mt_src_is_activation(target->kind))
+		if (!mt_layer_kind_is_activation(target->kind))
 			{ error = wrong_layer(mu, &x, "an activation layer"); goto cleanup; }
 		remove_layer(x.mut, L);
 		error = src_describe(mu, "remove activation layer %zu '%s'", L, x.text);
 	} else if (strcmp(name, "ACH") == 0) {
 		src_value *act = src_arg(a, "activation");
-		if (!mt_src_is_activation(target->kind))
+		if (!mt_layer_kind_is_activation(target->kind))
 			{ error = wrong_layer(mu, &x, "an activation layer"); goto cleanup; }
 		if (!act->has)
 			{ error = missing(mu, "activation", "one of " "relu|leaky_relu|elu|gelu|tanh|sigmoid|softmax"); goto cleanup; }

@@ -78,7 +78,7 @@ int mt_runner_load_dataset(mt_dataset **out, const mt_config *cfg, mt_split whic
 	}
 	if (limit > 0 && limit < mt_dataset_count(ds)) {
 		if (!(idx = malloc(sizeof(int64_t) * (size_t)limit))) {
-			error = mt_error_set(MT_ENOMEM, "out of memory");
+			error = mt_error_oom();
 			goto cleanup;
 		}
 		for (int64_t i = 0; i < limit; i++)

@@ -1,6 +1,7 @@
 /* The model-level mutation run (see modelrun.h): the parent plans and
  * records, fresh worker processes evaluate, the kill matrix is built in
  * plan order so that it does not depend on scheduling. */
+#include "mutorch/clock.h"
 #include "mutorch/modelrun.h"
 #include "mutorch/error.h"
 #include "mutorch/io.h"
@@ -179,7 +180,7 @@ static json_t *evaluate_one(const mt_config *cfg, model_setup *s, cut_cache *cc,
 	mt_op_result res;
 	mt_partial *p = NULL;
 	json_t *rec = json_object(), *diff;
-	double t0 = mt_runner_now();
+	double t0 = mt_clock_now();
 	int64_t correct = 0, nout = 0;
 	int error;
 
@@ -235,7 +236,7 @@ static json_t *evaluate_one(const mt_config *cfg, model_setup *s, cut_cache *cc,
 	json_object_set_new(rec, "accuracy", json_real(n ? (double)correct / (double)n : 0));
 	json_object_set_new(rec, "diff", diff);
 done:
-	json_object_set_new(rec, "seconds", json_real(mt_runner_now() - t0));
+	json_object_set_new(rec, "seconds", json_real(mt_clock_now() - t0));
 	return rec;
 }
 
@@ -259,7 +260,7 @@ int mt_model_worker(const mt_config *cfg, const char *run_dir)
 	pred = malloc(sizeof(int64_t) * (size_t)n);
 	logits = malloc(sizeof(float) * (size_t)n * (size_t)(cfg->num_classes > 0 ? cfg->num_classes : 1) * 4);
 	if (!original || !pred || !logits) {
-		error = mt_error_set(MT_ENOMEM, "out of memory");
+		error = mt_error_oom();
 		goto cleanup;
 	}
 	if ((error = mt_module_predict(original, logits, &nout, s.model, s.x, cfg->eval_batch_size)) < 0)
@@ -284,7 +285,7 @@ int mt_model_worker(const mt_config *cfg, const char *run_dir)
 		text = json_dumps(rec, JSON_COMPACT);
 		json_decref(rec);
 		if (!text) {
-			error = mt_error_set(MT_ENOMEM, "out of memory");
+			error = mt_error_oom();
 			goto cleanup;
 		}
 		printf("%zu\t%s\n", task, text);
@@ -334,7 +335,7 @@ static int record_is_killed(const run_state *rs, json_t *rec)
 static void draw_progress(run_state *rs, int final)
 {
 	const mt_model_run_options *o = rs->o;
-	double t = mt_runner_now(), el = t - rs->start;
+	double t = mt_clock_now(), el = t - rs->start;
 	size_t step = rs->total / 20 ? rs->total / 20 : 1;
 	double eta = rs->done ? el / (double)rs->done * (double)(rs->total - rs->done) : 0;
 
@@ -412,7 +413,7 @@ static int build_killmatrix(mt_killmatrix **out, const mt_config *cfg, const mt_
 	int error;
 
 	if (!pred)
-		return mt_error_set(MT_ENOMEM, "out of memory");
+		return mt_error_oom();
 	if ((error = mt_killmatrix_new(&km, (size_t)n, cfg->num_classes, labels, original)) < 0 ||
 	    (error = mt_killmatrix_set_accuracy_filter(km, cfg->accuracy_filter)) < 0)
 		goto cleanup;
@@ -476,7 +477,7 @@ int mt_model_write_reports(const mt_killmatrix *km, const mt_config *cfg, const 
 
 	for (int i = 0; i < 5; i++)
 		if (!(paths[i] = mt_io_path_join(dir, names[i]))) {
-			error = mt_error_set(MT_ENOMEM, "out of memory");
+			error = mt_error_oom();
 			goto cleanup;
 		}
 	mt_stryker_options_init(&so);
@@ -501,7 +502,7 @@ static int remove_run_files(const char *dir)
 	for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++) {
 		char *p = mt_io_path_join(dir, names[i]);
 		if (!p)
-			return mt_error_set(MT_ENOMEM, "out of memory");
+			return mt_error_oom();
 		unlink(p);
 		free(p);
 	}
@@ -528,7 +529,7 @@ int mt_model_run(mt_killmatrix **km_out, const mt_config *cfg, const mt_model_ru
 	memset(&rs, 0, sizeof(rs));
 	if (!(plan_path = mt_io_path_join(dir, "plan.json")) || !(log_path = mt_io_path_join(dir, "results.jsonl")) ||
 	    !(km_path = mt_io_path_join(dir, "killmatrix.mtkm")) || !by_id) {
-		error = mt_error_set(MT_ENOMEM, "out of memory");
+		error = mt_error_oom();
 		goto cleanup;
 	}
 	if ((error = mt_io_mkdirs(dir)) < 0)
@@ -566,13 +567,13 @@ int mt_model_run(mt_killmatrix **km_out, const mt_config *cfg, const mt_model_ru
 	original = malloc(sizeof(int64_t) * (size_t)n);
 	logits = malloc(sizeof(float) * (size_t)n * (size_t)cfg->num_classes * 4);
 	if (!original || !logits) {
-		error = mt_error_set(MT_ENOMEM, "out of memory");
+		error = mt_error_oom();
 		goto cleanup;
 	}
-	t0 = mt_runner_now();
+	t0 = mt_clock_now();
 	if ((error = mt_module_predict(original, logits, &nout, s.model, s.x, cfg->eval_batch_size)) < 0)
 		goto cleanup;
-	t0 = mt_runner_now() - t0;
+	t0 = mt_clock_now() - t0;
 
 	/* What is recorded already. */
 	if ((error = mt_resultlog_open(&rs.log, &records, log_path)) < 0)
@@ -583,7 +584,7 @@ int mt_model_run(mt_killmatrix **km_out, const mt_config *cfg, const mt_model_ru
 			json_object_set(by_id, id, rec);
 	}
 	if (!(pending = malloc(sizeof(size_t) * (mt_plan_count(plan) + 1)))) {
-		error = mt_error_set(MT_ENOMEM, "out of memory");
+		error = mt_error_oom();
 		goto cleanup;
 	}
 	for (i = 0; i < mt_plan_count(plan); i++)
@@ -597,7 +598,7 @@ int mt_model_run(mt_killmatrix **km_out, const mt_config *cfg, const mt_model_ru
 	rs.n = n;
 	rs.total = mt_plan_count(plan);
 	rs.done = rs.total - npending;
-	rs.start = mt_runner_now();
+	rs.start = mt_clock_now();
 	rs.o = o;
 	json_array_foreach(records, i, rec)
 		rs.killed += (size_t)record_is_killed(&rs, rec);

@@ -33,7 +33,7 @@ static int load_sites(mt_mutator *mu)
 	for (int op = 0; op < MT_GRAPH__COUNT; op++) {
 		mu->site_lists[op] = calloc(mu->nsites + 1, sizeof(char *));
 		if (!mu->site_lists[op])
-			return mt_error_set(MT_ENOMEM, "out of memory");
+			return mt_error_oom();
 		for (size_t i = 0; i < mu->nsites; i++)
 			if (mu->sites[i].applicable[op])
 				mu->site_lists[op][mu->nsite_lists[op]++] = mu->sites[i].name;
@@ -52,7 +52,7 @@ static int order_layers(mt_mutator *mu)
 
 	mu->layer_names = calloc(mu->original->nlayers + 1, sizeof(char *));
 	if (!mu->layer_names)
-		return mt_error_set(MT_ENOMEM, "out of memory");
+		return mt_error_oom();
 	if ((error = mt_module_param_use_order(&use, &nuse, mu->trained)) < 0)
 		return error;
 	for (size_t u = 0; u < nuse; u++)
@@ -81,7 +81,7 @@ int mt_mutator_new(mt_mutator **out, mt_module *trained, const int64_t input_sha
 
 	*out = NULL;
 	if (!mu)
-		return mt_error_set(MT_ENOMEM, "out of memory");
+		return mt_error_oom();
 	mu->trained = trained;
 	mu->input_shape[0] = 1;
 	memcpy(mu->input_shape + 1, input_shape, 3 * sizeof(int64_t));
@@ -98,7 +98,7 @@ int mt_mutator_new(mt_mutator **out, mt_module *trained, const int64_t input_sha
 	    (error = order_layers(mu)) < 0)
 		goto fail;
 	if (!(mu->changed = calloc(2 * mu->original->nlayers + 1, sizeof(char *)))) {
-		error = mt_error_set(MT_ENOMEM, "out of memory");
+		error = mt_error_oom();
 		goto fail;
 	}
 	free(infos);

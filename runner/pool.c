@@ -1,4 +1,5 @@
 /* Worker processes: posix_spawn, pipes and poll(). See pool.h. */
+#include "mutorch/clock.h"
 #include "mutorch/pool.h"
 #include "mutorch/error.h"
 #include "runner_internal.h"
@@ -56,7 +57,7 @@ static int worker_start(worker *w, const mt_pool_options *o)
 	w->from_fd = out_pipe[0];
 	fcntl(w->to_fd, F_SETFD, FD_CLOEXEC);
 	fcntl(w->from_fd, F_SETFD, FD_CLOEXEC);
-	w->deadline = o->startup_timeout > 0 ? mt_runner_now() + o->startup_timeout : 0;
+	w->deadline = o->startup_timeout > 0 ? mt_clock_now() + o->startup_timeout : 0;
 	return 0;
 fail:
 	for (int i = 0; i < 2; i++) {
@@ -107,7 +108,7 @@ static int send_task(worker *w, size_t task, const mt_pool_options *o)
 		return -1;
 	w->busy = 1;
 	w->task = task;
-	w->deadline = o->task_timeout > 0 ? mt_runner_now() + o->task_timeout : 0;
+	w->deadline = o->task_timeout > 0 ? mt_clock_now() + o->task_timeout : 0;
 	return 0;
 }
 
@@ -129,7 +130,7 @@ int mt_pool_run(const mt_pool_options *o, const size_t *tasks, size_t ntasks)
 	ws = calloc((size_t)jobs, sizeof(*ws));
 	pfds = calloc((size_t)jobs, sizeof(*pfds));
 	if (!ws || !pfds) {
-		error = mt_error_set(MT_ENOMEM, "out of memory");
+		error = mt_error_oom();
 		goto cleanup;
 	}
 	for (int i = 0; i < jobs; i++)
@@ -137,7 +138,7 @@ int mt_pool_run(const mt_pool_options *o, const size_t *tasks, size_t ntasks)
 			goto cleanup;
 
 	while (done < ntasks) {
-		double t = mt_runner_now(), wait_ms = 1000;
+		double t = mt_clock_now(), wait_ms = 1000;
 		int rc;
 
 		for (int i = 0; i < jobs; i++) {
@@ -155,7 +156,7 @@ int mt_pool_run(const mt_pool_options *o, const size_t *tasks, size_t ntasks)
 			error = mt_error_set(MT_EIO, "poll failed: %s", strerror(errno));
 			goto cleanup;
 		}
-		t = mt_runner_now();
+		t = mt_clock_now();
 		for (int i = 0; i < jobs; i++) {
 			worker *w = &ws[i];
 			char how[256];
@@ -175,7 +176,7 @@ int mt_pool_run(const mt_pool_options *o, const size_t *tasks, size_t ntasks)
 							cap *= 2;
 						char *nb = realloc(w->buf, cap);
 						if (!nb) {
-							error = mt_error_set(MT_ENOMEM, "out of memory");
+							error = mt_error_oom();
 							goto cleanup;
 						}
 						w->buf = nb;

@@ -48,7 +48,7 @@ int mt_resultlog_open(mt_resultlog **out, json_t **records, const char *path)
 		good_end = pos;
 	}
 	if (!(log = calloc(1, sizeof(*log))) || !(log->path = strdup(path))) {
-		error = mt_error_set(MT_ENOMEM, "out of memory");
+		error = mt_error_oom();
 		goto cleanup;
 	}
 	if ((log->fd = open(path, O_WRONLY | O_CREAT | O_CLOEXEC, 0644)) < 0) {
@@ -79,7 +79,7 @@ int mt_resultlog_append(mt_resultlog *log, const json_t *record)
 	int error = 0;
 
 	if (!text)
-		return mt_error_set(MT_ENOMEM, "out of memory");
+		return mt_error_oom();
 	len = strlen(text);
 	text[len++] = '\n'; /* replaces the NUL: written by length */
 	while (off < len) {

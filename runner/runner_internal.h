@@ -2,9 +2,6 @@
 #ifndef MUTORCH_RUNNER_RUNNER_INTERNAL_H
 #define MUTORCH_RUNNER_RUNNER_INTERNAL_H
 
-/* Seconds on the monotonic clock. */
-double mt_runner_now(void);
-
 /* Test-only fault hooks (docs/cli.md): when the environment variable
  * MUTORCH_TEST_CRASH_ID names this mutant, the worker dies by SIGSEGV (also
  * under sanitizers, whose SEGV handler would turn it into an exit); when

@@ -1,7 +1,9 @@
 /* The source-level mutation run (see sourcerun.h): plan, train the
  * missing runs in worker processes, decide statistically, report. */
+#include "mutorch/clock.h"
 #include "mutorch/sourcerun.h"
 #include "mutorch/error.h"
+#include "mutorch/hash.h"
 #include "mutorch/io.h"
 #include "mutorch/plan.h"
 #include "mutorch/pool.h"
@@ -12,7 +14,6 @@
 #include "mutorch/stats.h"
 #include "runner_internal.h"
 
-#include <git2.h>
 #include <jansson.h>
 #include <math.h>
 #include <signal.h>
@@ -22,23 +23,6 @@
 #include <time.h>
 #include <unistd.h>
 
-#define KEY_LEN 41
-
-/* SHA-1 (git's blob hash, through libgit2) of a byte string, in hex. */
-static int sha1_hex(char out[KEY_LEN], const void *data, size_t len)
-{
-	git_oid oid;
-	static int initialised;
-	if (!initialised) {
-		git_libgit2_init();
-		initialised = 1;
-	}
-	if (git_odb_hash(&oid, data, len, GIT_OBJECT_BLOB) != 0)
-		return mt_error_set(MT_ERROR, "cannot hash: %s",
-				    git_error_last() ? git_error_last()->message : "libgit2 error");
-	git_oid_tostr(out, KEY_LEN, &oid);
-	return 0;
-}
 
 /* ---- planning ------------------------------------------------------------ */
 
@@ -55,7 +39,7 @@ static int parse_params(mt_config_param **out, size_t *count, const char *canoni
 	if (!copy || !list) {
 		free(copy);
 		free(list);
-		return mt_error_set(MT_ENOMEM, "out of memory");
+		return mt_error_oom();
 	}
 	for (tok = strtok_r(copy, " ", &save); tok; tok = strtok_r(NULL, " ", &save)) {
 		char *eq = strchr(tok, '=');
@@ -91,7 +75,7 @@ oom:
 	}
 	free(list);
 	free(copy);
-	return mt_error_set(MT_ENOMEM, "out of memory");
+	return mt_error_oom();
 }
 
 static void free_params(mt_config_param *list, size_t n)
@@ -214,7 +198,7 @@ int mt_source_plan(mt_plan **out, const mt_config *cfg, const mt_dataset *train)
 					snprintf(id, sizeof(id), "%s-%s-%03d", label, target, m);
 				else
 					snprintf(id, sizeof(id), "%s-%s", label, target);
-				seed = mt_rng_derive(cfg->mutation_seed, mt_fnv1a64(id, strlen(id), MT_FNV1A64_INIT));
+				seed = mt_rng_seed_for_id(cfg->mutation_seed, id);
 				if ((error = mt_source_apply(&mu, cfg, train, entry->op, vars[i].params,
 							     vars[i].nparams, seed)) < 0)
 					break;
@@ -247,7 +231,7 @@ fail:
 /* ---- cache keys ---------------------------------------------------------- */
 
 /* SHA-1 over the SHA-1s of a list of files, in order. */
-static int files_digest(char out[KEY_LEN], char *const *paths, size_t npaths)
+static int files_digest(char out[MT_HASH_HEX], char *const *paths, size_t npaths)
 {
 	char *text = NULL;
 	size_t len = 0, cap = 0;
@@ -256,24 +240,24 @@ static int files_digest(char out[KEY_LEN], char *const *paths, size_t npaths)
 	for (size_t i = 0; i < npaths; i++) {
 		void *buf = NULL;
 		size_t n = 0;
-		char d[KEY_LEN];
+		char d[MT_HASH_HEX];
 		if ((error = mt_io_read_file(&buf, &n, paths[i])) < 0)
 			goto cleanup;
-		error = sha1_hex(d, buf, n);
+		error = mt_hash_blob(d, buf, n);
 		free(buf);
 		if (error < 0)
 			goto cleanup;
-		if (len + KEY_LEN + 2 > cap) {
+		if (len + MT_HASH_HEX + 2 > cap) {
 			char *grown = realloc(text, cap = cap * 2 + 256);
 			if (!grown) {
-				error = mt_error_set(MT_ENOMEM, "out of memory");
+				error = mt_error_oom();
 				goto cleanup;
 			}
 			text = grown;
 		}
 		len += (size_t)snprintf(text + len, cap - len, "%s\n", d);
 	}
-	error = sha1_hex(out, text ? text : "", len);
+	error = mt_hash_blob(out, text ? text : "", len);
 cleanup:
 	free(text);
 	return error;
@@ -283,10 +267,10 @@ cleanup:
  * the TorchScript model file ("none" for an architecture). Trained models
  * depend on TRAIN and MODEL only, so a commit that changes only the test set
  * re-evaluates them and trains nothing. */
-#define DIGEST_LEN (3 * KEY_LEN)
+#define DIGEST_LEN (3 * MT_HASH_HEX)
 static int data_digest(char out[DIGEST_LEN], const mt_config *cfg)
 {
-	char train[KEY_LEN], test[KEY_LEN], model[KEY_LEN] = "none";
+	char train[MT_HASH_HEX], test[MT_HASH_HEX], model[MT_HASH_HEX] = "none";
 	int error;
 	if ((error = files_digest(train, cfg->train.paths, cfg->train.npaths)) < 0 ||
 	    (error = files_digest(test, cfg->test.paths, cfg->test.npaths)) < 0 ||
@@ -310,11 +294,11 @@ static int run_config(mt_config **out, const mt_config *base, const mt_config *o
  * training data and model file digests, data settings, the recipe with the
  * run's seed, the mutant), eval_key its predictions on the test set
  * (train_key, the test data digest, the test limit, the batch size). */
-static int run_keys(char train_key[KEY_LEN], char eval_key[KEY_LEN], const mt_config *cfg,
+static int run_keys(char train_key[MT_HASH_HEX], char eval_key[MT_HASH_HEX], const mt_config *cfg,
 		    const mt_source_mutant *mu, const char *digest, int run)
 {
 	mt_config *rc = NULL;
-	char *recipe = NULL, *text = NULL, tk[KEY_LEN], parts[3][KEY_LEN] = {"", "", ""};
+	char *recipe = NULL, *text = NULL, tk[MT_HASH_HEX], parts[3][MT_HASH_HEX] = {"", "", ""};
 	size_t n;
 	int error;
 
@@ -325,17 +309,17 @@ static int run_keys(char train_key[KEY_LEN], char eval_key[KEY_LEN], const mt_co
 	if (rc->torchscript) {
 		/* the model's content, not its path (which differs per checkout) */
 		free(rc->torchscript);
-		if (!(rc->torchscript = malloc(KEY_LEN + 8))) {
-			error = mt_error_set(MT_ENOMEM, "out of memory");
+		if (!(rc->torchscript = malloc(MT_HASH_HEX + 8))) {
+			error = mt_error_oom();
 			goto cleanup;
 		}
-		snprintf(rc->torchscript, KEY_LEN + 8, "sha1:%s", parts[2]);
+		snprintf(rc->torchscript, MT_HASH_HEX + 8, "sha1:%s", parts[2]);
 	}
 	if ((error = mt_source_recipe_text(&recipe, rc)) < 0)
 		goto cleanup;
 	n = strlen(recipe) + (mu ? strlen(mu->params) : 0) + 1024;
 	if (!(text = malloc(n))) {
-		error = mt_error_set(MT_ENOMEM, "out of memory");
+		error = mt_error_oom();
 		goto cleanup;
 	}
 	snprintf(text, n,
@@ -348,13 +332,13 @@ static int run_keys(char train_key[KEY_LEN], char eval_key[KEY_LEN], const mt_co
 		 cfg->norm_scale, cfg->nnorm, cfg->norm_mean[0], cfg->norm_mean[1],
 		 cfg->norm_mean[2], cfg->norm_mean[3], cfg->norm_std[0], cfg->norm_std[1],
 		 cfg->norm_std[2], cfg->norm_std[3], recipe, mu ? mu->params : "original");
-	if ((error = sha1_hex(tk, text, strlen(text))) < 0)
+	if ((error = mt_hash_blob(tk, text, strlen(text))) < 0)
 		goto cleanup;
 	if (train_key)
-		memcpy(train_key, tk, KEY_LEN);
+		memcpy(train_key, tk, MT_HASH_HEX);
 	snprintf(text, n, "mutorch-evaluation 1\ntrained %s\ntest data %s\ntest_limit %lld\nbatch %lld\n",
 		 tk, parts[1], (long long)cfg->test_limit, (long long)cfg->eval_batch_size);
-	error = sha1_hex(eval_key, text, strlen(text));
+	error = mt_hash_blob(eval_key, text, strlen(text));
 cleanup:
 	free(text);
 	free(recipe);
@@ -362,7 +346,7 @@ cleanup:
 	return error;
 }
 
-static int run_key(char out[KEY_LEN], const mt_config *cfg, const mt_source_mutant *mu,
+static int run_key(char out[MT_HASH_HEX], const mt_config *cfg, const mt_source_mutant *mu,
 		   const char *digest, int run)
 {
 	return run_keys(NULL, out, cfg, mu, digest, run);
@@ -402,7 +386,7 @@ static int write_cache_json(const char *run_dir, const char *name, json_t *obj)
 {
 	char *p = mt_io_path_join(run_dir, name), *text = json_dumps(obj, JSON_COMPACT);
 	int error = p && text ? mt_io_write_file_atomic(p, text, strlen(text))
-			      : mt_error_set(MT_ENOMEM, "out of memory");
+			      : mt_error_oom();
 	free(p);
 	free(text);
 	return error;
@@ -417,7 +401,7 @@ static int write_train_cache(const char *run_dir, const char *key, const mt_modu
 	int error;
 	snprintf(name, sizeof(name), "cache/%s.pt", key);
 	if (!(p = mt_io_path_join(run_dir, name)))
-		return mt_error_set(MT_ENOMEM, "out of memory");
+		return mt_error_oom();
 	error = mt_module_save(model, p);
 	free(p);
 	if (error < 0)
@@ -435,12 +419,12 @@ static int write_eval_cache(const char *run_dir, const char *key, const int64_t 
 	int error = 0;
 
 	if (!(buf = malloc(sizeof(int32_t) * (size_t)(n ? n : 1))))
-		return mt_error_set(MT_ENOMEM, "out of memory");
+		return mt_error_oom();
 	for (int64_t i = 0; i < n; i++)
 		buf[i] = (int32_t)pred[i]; /* little-endian on every supported host */
 	snprintf(name, sizeof(name), "cache/%s.pred", key);
 	if (!(p = mt_io_path_join(run_dir, name)))
-		error = mt_error_set(MT_ENOMEM, "out of memory");
+		error = mt_error_oom();
 	else
 		error = mt_io_write_file_atomic(p, buf, sizeof(int32_t) * (size_t)n);
 	free(p);
@@ -485,9 +469,9 @@ static json_t *train_one(worker_state *ws, size_t slot, int run)
 	mt_module *model = NULL;
 	mt_train_report report;
 	mt_eval_result res = {0};
-	char key[KEY_LEN];
+	char key[MT_HASH_HEX];
 	json_t *rec = json_object(), *summary = NULL;
-	double t0 = mt_runner_now();
+	double t0 = mt_clock_now();
 	int error;
 
 	/* Test-only fault hooks: a mutant whose training crashes or hangs. */
@@ -504,7 +488,7 @@ static json_t *train_one(worker_state *ws, size_t slot, int run)
 	{
 		const mt_source_mutant *mu = slot > 0 ? ws->mu : NULL;
 		json_t *trained = NULL;
-		char train_key[KEY_LEN];
+		char train_key[MT_HASH_HEX];
 		int reused;
 		if ((error = run_keys(train_key, key, cfg, mu, ws->digest, run)) < 0 ||
 		    (error = run_config(&rc, mu ? mu->config : cfg, cfg, run)) < 0)
@@ -528,7 +512,7 @@ static json_t *train_one(worker_state *ws, size_t slot, int run)
 				goto fail;
 			trained = json_pack("{s:s, s:b, s:i, s:b, s:f, s:I, s:I}", "train_key", train_key,
 					    "diverged", report.diverged, "epochs", report.epochs_run,
-					    "stopped_early", report.stopped_early, "train_seconds", mt_runner_now() - t0,
+					    "stopped_early", report.stopped_early, "train_seconds", mt_clock_now() - t0,
 					    "slot", (json_int_t)slot, "run", (json_int_t)run);
 			if ((error = write_train_cache(ws->run_dir, train_key, model, trained)) < 0) {
 				json_decref(trained);
@@ -547,7 +531,7 @@ static json_t *train_one(worker_state *ws, size_t slot, int run)
 				    "train_key", train_key, "accuracy", res.accuracy,
 				    "diverged", json_object_get(trained, "diverged"),
 				    "epochs", json_object_get(trained, "epochs"),
-				    "seconds", mt_runner_now() - t0, "slot", (json_int_t)slot, "run", (json_int_t)run);
+				    "seconds", mt_clock_now() - t0, "slot", (json_int_t)slot, "run", (json_int_t)run);
 		json_decref(trained);
 		if (!summary) {
 			error = mt_error_set(MT_ERROR, "malformed training summary for %s", train_key);
@@ -566,7 +550,7 @@ fail:
 	json_object_set_new(rec, "status", json_string("RuntimeError"));
 	json_object_set_new(rec, "reason", json_string(mt_error_last()));
 done:
-	json_object_set_new(rec, "seconds", json_real(mt_runner_now() - t0));
+	json_object_set_new(rec, "seconds", json_real(mt_clock_now() - t0));
 	json_decref(summary);
 	mt_eval_result_dispose(&res);
 	mt_module_free(model);
@@ -613,7 +597,7 @@ int mt_source_worker(const mt_config *cfg, const char *run_dir)
 		text = json_dumps(rec, JSON_COMPACT);
 		json_decref(rec);
 		if (!text) {
-			error = mt_error_set(MT_ENOMEM, "out of memory");
+			error = mt_error_oom();
 			goto cleanup;
 		}
 		printf("%zu\t%s\n", task, text);
@@ -634,7 +618,7 @@ cleanup:
 /* ---- the parent ----------------------------------------------------------- */
 
 typedef struct {
-	char (*keys)[KEY_LEN];   /* max_runs per slot */
+	char (*keys)[MT_HASH_HEX];   /* max_runs per slot */
 	double *acc;             /* max_runs per slot; NaN: not trained */
 	int *have;               /* runs trained per slot (a prefix) */
 	int *failed;             /* 0, or MT_MUTANT-like: 1 RuntimeError, 2 Timeout */
@@ -685,7 +669,7 @@ static int load_predictions(int64_t *pred, const char *run_dir, const char *key,
 	int error;
 	snprintf(name, sizeof(name), "cache/%s.pred", key);
 	if (!(p = mt_io_path_join(run_dir, name)))
-		return mt_error_set(MT_ENOMEM, "out of memory");
+		return mt_error_oom();
 	error = mt_io_read_file(&buf, &len, p);
 	if (error == 0 && len != sizeof(int32_t) * (size_t)n)
 		error = mt_error_set(MT_EINVALID, "%s: holds %zu bytes, expected %lld predictions", p,
@@ -700,7 +684,7 @@ static int load_predictions(int64_t *pred, const char *run_dir, const char *key,
 
 static void src_progress(src_state *ss, int final)
 {
-	double t = mt_runner_now(), el = t - ss->start;
+	double t = mt_clock_now(), el = t - ss->start;
 	double eta = ss->done ? el / (double)ss->done * (double)(ss->total - ss->done) : 0;
 	if (!ss->o->progress || !ss->total)
 		return;
@@ -788,7 +772,7 @@ static int src_state_open(src_state *ss, json_t **records, const char *log_path,
 	ss->cfg = cfg;
 	ss->st = st;
 	ss->o = o;
-	ss->start = mt_runner_now();
+	ss->start = mt_clock_now();
 	return 0;
 }
 
@@ -807,7 +791,7 @@ static int train_missing(src_state *ss, const int *need)
 	int error = 0;
 
 	if (!(tasks = malloc(sizeof(size_t) * st->nslots * (size_t)st->max_runs + 1)))
-		return mt_error_set(MT_ENOMEM, "out of memory");
+		return mt_error_oom();
 	for (size_t s = 0; s < st->nslots; s++) {
 		if (st->failed[s])
 			continue;
@@ -865,10 +849,10 @@ static int slot_table_new(slot_table **out, size_t nslots, int max_runs)
 	size_t cells = nslots * (size_t)max_runs;
 	*out = NULL;
 	if (!st)
-		return mt_error_set(MT_ENOMEM, "out of memory");
+		return mt_error_oom();
 	st->nslots = nslots;
 	st->max_runs = max_runs;
-	st->keys = calloc(cells, KEY_LEN);
+	st->keys = calloc(cells, MT_HASH_HEX);
 	st->acc = malloc(sizeof(double) * cells);
 	st->have = calloc(nslots, sizeof(int));
 	st->failed = calloc(nslots, sizeof(int));
@@ -882,7 +866,7 @@ static int slot_table_new(slot_table **out, size_t nslots, int max_runs)
 	if (!st->keys || !st->acc || !st->have || !st->failed || !st->reason || !st->decided ||
 	    !st->runs_used || !st->test || !st->killed || !st->p_adjusted || !st->fisher_p) {
 		slot_table_free(st);
-		return mt_error_set(MT_ENOMEM, "out of memory");
+		return mt_error_oom();
 	}
 	for (size_t i = 0; i < cells; i++)
 		st->acc[i] = NAN;
@@ -972,12 +956,12 @@ int mt_source_run(const mt_config *cfg, const mt_source_run_options *o)
 	if (!(plan_path = mt_io_path_join(dir, "source-plan.json")) ||
 	    !(log_path = mt_io_path_join(dir, "source-results.jsonl")) ||
 	    !(setup_path = mt_io_path_join(dir, "source-setup.json"))) {
-		error = mt_error_set(MT_ENOMEM, "out of memory");
+		error = mt_error_oom();
 		goto cleanup;
 	}
 	{
 		char *cache = mt_io_path_join(dir, "cache");
-		error = cache ? mt_io_mkdirs(cache) : mt_error_set(MT_ENOMEM, "out of memory");
+		error = cache ? mt_io_mkdirs(cache) : mt_error_oom();
 		free(cache);
 		if (error < 0)
 			goto cleanup;
@@ -1007,7 +991,7 @@ int mt_source_run(const mt_config *cfg, const mt_source_run_options *o)
 		char *text = json_dumps(setup, JSON_COMPACT);
 		json_decref(setup);
 		error = text ? mt_io_write_file_atomic(setup_path, text, strlen(text))
-			     : mt_error_set(MT_ENOMEM, "out of memory");
+			     : mt_error_oom();
 		free(text);
 		if (error < 0)
 			goto cleanup;
@@ -1020,7 +1004,7 @@ int mt_source_run(const mt_config *cfg, const mt_source_run_options *o)
 		static const char empty[] = "{\"level\":\"source\",\"mutants\":0,\"killed\":0,\"survived\":0,\"errors\":0,\"mutation_score\":null,\"trainings_used\":0,\"trainings_this_invocation\":0,\"mutants_detail\":[]}";
 		if (o->json_out) {
 			if (!(*o->json_out = strdup(empty)))
-				error = mt_error_set(MT_ENOMEM, "out of memory");
+				error = mt_error_oom();
 		} else if (o->json) {
 			fprintf(out, "%s\n", empty);
 		} else {
@@ -1036,7 +1020,7 @@ int mt_source_run(const mt_config *cfg, const mt_source_run_options *o)
 	if ((error = slot_table_new(&st, nslots, max_runs)) < 0)
 		goto cleanup;
 	if (!(mus = calloc(nslots, sizeof(*mus))) || !(need = calloc(nslots, sizeof(int)))) {
-		error = mt_error_set(MT_ENOMEM, "out of memory");
+		error = mt_error_oom();
 		goto cleanup;
 	}
 	for (size_t s = 0; s < nslots; s++) {
@@ -1119,7 +1103,7 @@ int mt_source_run(const mt_config *cfg, const mt_source_run_options *o)
 		kp = malloc(sizeof(double) * (size_t)n_test);
 		pvals = malloc(sizeof(double) * nslots);
 		if (!orig_pred || !mut_pred || !kills || !kp || !pvals) {
-			error = mt_error_set(MT_ENOMEM, "out of memory");
+			error = mt_error_oom();
 			goto cleanup;
 		}
 		for (int r = 0; r < n_pairs; r++)
@@ -1142,7 +1126,7 @@ int mt_source_run(const mt_config *cfg, const mt_source_run_options *o)
 							      st->keys[s * (size_t)max_runs + (size_t)r], n_test)) < 0)
 					goto cleanup;
 			if (!(kills[s] = malloc((size_t)n * (size_t)n_test))) {
-				error = mt_error_set(MT_ENOMEM, "out of memory");
+				error = mt_error_oom();
 				goto cleanup;
 			}
 			mt_stats_kills(kills[s], orig_pred, mut_pred, mt_dataset_labels(test), (size_t)n,
@@ -1212,7 +1196,7 @@ int mt_source_run(const mt_config *cfg, const mt_source_run_options *o)
 			free(redundant);
 			free(kl);
 			free(idx);
-			error = mt_error_set(MT_ENOMEM, "out of memory");
+			error = mt_error_oom();
 			goto cleanup;
 		}
 		for (size_t s = 1; s < nslots; s++)
@@ -1291,7 +1275,7 @@ int mt_source_run(const mt_config *cfg, const mt_source_run_options *o)
 			char *rp = mt_io_path_join(dir, "source-report.json");
 			char *text = json_dumps(report, JSON_INDENT(1));
 			error = rp && text ? mt_io_write_file_atomic(rp, text, strlen(text))
-					   : mt_error_set(MT_ENOMEM, "out of memory");
+					   : mt_error_oom();
 			free(rp);
 			free(text);
 			if (error < 0)
@@ -1394,7 +1378,7 @@ int mt_source_run(const mt_config *cfg, const mt_source_run_options *o)
 			text = json_dumps(root, JSON_INDENT(1));
 			json_decref(root);
 			error = rp && text ? mt_io_write_file_atomic(rp, text, strlen(text))
-					   : mt_error_set(MT_ENOMEM, "out of memory");
+					   : mt_error_oom();
 			free(rp);
 			free(text);
 			if (error < 0)
@@ -1402,7 +1386,7 @@ int mt_source_run(const mt_config *cfg, const mt_source_run_options *o)
 		}
 		if (o->json_out) {
 			if (!(*o->json_out = json_dumps(report, JSON_COMPACT))) {
-				error = mt_error_set(MT_ENOMEM, "out of memory");
+				error = mt_error_oom();
 				goto cleanup;
 			}
 		} else if (o->json) {
@@ -1482,14 +1466,14 @@ static int prepare_subdir(char **out, const char *dir, const char *name, const m
 
 	*out = NULL;
 	if (!sub || !(cache = mt_io_path_join(sub, "cache"))) {
-		error = mt_error_set(MT_ENOMEM, "out of memory");
+		error = mt_error_oom();
 		goto cleanup;
 	}
 	if ((error = mt_io_mkdirs(cache)) < 0)
 		goto cleanup;
 	free(p);
 	if (!(p = mt_io_path_join(sub, "source-plan.json"))) {
-		error = mt_error_set(MT_ENOMEM, "out of memory");
+		error = mt_error_oom();
 		goto cleanup;
 	}
 	if ((error = mt_plan_save(plan, p)) < 0)
@@ -1497,7 +1481,7 @@ static int prepare_subdir(char **out, const char *dir, const char *name, const m
 	free(p);
 	setup = json_pack("{s:s}", "data_digest", digest);
 	if (!(p = mt_io_path_join(sub, "source-setup.json")) || !(text = json_dumps(setup, JSON_COMPACT))) {
-		error = mt_error_set(MT_ENOMEM, "out of memory");
+		error = mt_error_oom();
 		goto cleanup;
 	}
 	if ((error = mt_io_write_file_atomic(p, text, strlen(text))) < 0)
@@ -1526,7 +1510,7 @@ static int decide_fixed(int *killed, mt_stats_test *t, const mt_config *cfg, con
 		int64_t *pb = malloc(sizeof(int64_t) * (size_t)n * (size_t)n_test);
 		mt_stats_fisher_verdict fv;
 		if (!pa || !pb)
-			error = mt_error_set(MT_ENOMEM, "out of memory");
+			error = mt_error_oom();
 		for (int r = 0; r < n && error == 0; r++)
 			if ((error = load_predictions(pa + (size_t)r * (size_t)n_test, dir,
 						      st->keys[slot_a * (size_t)st->max_runs + (size_t)(off_a + r)], n_test)) == 0)
@@ -1593,7 +1577,7 @@ int mt_source_false_kill(const mt_config *cfg, const mt_source_run_options *o, i
 		if ((error = run_key(st->keys[r], cfg, NULL, digest, r)) < 0)
 			goto cleanup;
 	if (!(log_path = mt_io_path_join(sub, "source-results.jsonl")) || !(need = calloc(1, sizeof(int)))) {
-		error = mt_error_set(MT_ENOMEM, "out of memory");
+		error = mt_error_oom();
 		goto cleanup;
 	}
 	if ((error = src_state_open(&ss, &records, log_path, cfg, o, st)) < 0)
@@ -1714,7 +1698,7 @@ int mt_source_search(const mt_config *cfg, const mt_source_run_options *o, const
 					     integer)) < 0)
 		goto cleanup;
 	if (!(need = calloc((size_t)max_values + 1, sizeof(int)))) {
-		error = mt_error_set(MT_ENOMEM, "out of memory");
+		error = mt_error_oom();
 		goto cleanup;
 	}
 	for (int r = 0; r < n; r++)
@@ -1755,7 +1739,7 @@ int mt_source_search(const mt_config *cfg, const mt_source_run_options *o, const
 			goto cleanup;
 		if (!ss.log) {
 			if (!(log_path = mt_io_path_join(sub, "source-results.jsonl"))) {
-				error = mt_error_set(MT_ENOMEM, "out of memory");
+				error = mt_error_oom();
 				goto cleanup;
 			}
 			if ((error = src_state_open(&ss, &records, log_path, cfg, o, st)) < 0)

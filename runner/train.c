@@ -1,6 +1,7 @@
 /* Training and evaluation loops over the shim. The loops themselves (batch
  * gather, forward, backward, step) run inside the shim; this file owns the
  * recipe: data order per epoch, validation, progress and divergence. */
+#include "mutorch/clock.h"
 #include "mutorch/runner.h"
 #include "mutorch/error.h"
 #include "mutorch/rng.h"
@@ -20,7 +21,7 @@ typedef struct {
 static int draw_batch_progress(void *ctx, int64_t done, int64_t total, double loss)
 {
 	progress_state *ps = ctx;
-	double t = mt_runner_now();
+	double t = mt_clock_now();
 	const int width = 30;
 	int filled;
 
@@ -51,7 +52,7 @@ int mt_runner_train(mt_train_report *report, mt_module *model,
 	mt_epoch_stats stats;
 	progress_state ps;
 	mt_rng rng;
-	double start = mt_runner_now(), train_seconds = 0, best_val = -1;
+	double start = mt_clock_now(), train_seconds = 0, best_val = -1;
 	int epochs_since_best = 0;
 	int64_t trained_samples = 0;
 	int error = 0;
@@ -62,7 +63,7 @@ int mt_runner_train(mt_train_report *report, mt_module *model,
 		return mt_error_set(MT_EINVALID, "%s: the training set is empty", cfg->path);
 	if (!(order = malloc(sizeof(int64_t) * (size_t)n)) ||
 	    !(perm = malloc(sizeof(int64_t) * (size_t)n))) {
-		error = mt_error_set(MT_ENOMEM, "out of memory");
+		error = mt_error_oom();
 		goto cleanup;
 	}
 	if ((error = mt_optimizer_new(&opt, model, &cfg->optim)) < 0)
@@ -70,7 +71,7 @@ int mt_runner_train(mt_train_report *report, mt_module *model,
 	if (val_x) {
 		int64_t nv = mt_tensor_dim(val_x, 0);
 		if (!(val_labels = malloc(sizeof(int64_t) * (size_t)(nv ? nv : 1)))) {
-			error = mt_error_set(MT_ENOMEM, "out of memory");
+			error = mt_error_oom();
 			goto cleanup;
 		}
 		if ((error = mt_tensor_copy_out(val_y, val_labels, MT_DTYPE_INT64, nv)) < 0)
@@ -99,7 +100,7 @@ int mt_runner_train(mt_train_report *report, mt_module *model,
 		for (int64_t i = 0; i < n; i++)
 			order[i] = order_map ? order_map[perm[i]] : perm[i];
 		ps.epoch = e + 1;
-		ps.start = mt_runner_now();
+		ps.start = mt_clock_now();
 		ps.last_draw = 0;
 		error = mt_train_epoch(&stats, model, opt, x, y, order, n, &o);
 		report->epochs_run = e + 1;
@@ -152,7 +153,7 @@ int mt_runner_train(mt_train_report *report, mt_module *model,
 		}
 	}
 cleanup:
-	report->seconds = mt_runner_now() - start;
+	report->seconds = mt_clock_now() - start;
 	report->samples_per_second = train_seconds > 0 ? (double)trained_samples / train_seconds : 0;
 	mt_optimizer_free(opt);
 	free(order);
@@ -176,7 +177,7 @@ int mt_runner_evaluate(mt_eval_result *out, mt_module *model,
 	out->predictions = malloc(sizeof(int64_t) * (size_t)(n ? n : 1));
 	if (!out->class_total || !out->class_correct || !out->class_accuracy ||
 	    !out->predictions) {
-		error = mt_error_set(MT_ENOMEM, "out of memory");
+		error = mt_error_oom();
 		goto fail;
 	}
 	if ((error = mt_module_predict(out->predictions, NULL, NULL, model, x,

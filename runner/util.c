@@ -7,12 +7,6 @@
 #include <time.h>
 #include <unistd.h>
 
-double mt_runner_now(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
-}
 
 void mt_runner_test_fault_hooks(const char *mutant_id)
 {

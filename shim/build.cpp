@@ -17,16 +17,12 @@
 
 namespace {
 
+/* The recipe vocabulary's name ("conv2d"), or nullptr out of range. */
 const char *kind_name(mt_layer_kind kind)
 {
-	/* Own table: the shim does not depend on the config module's parser. */
-	static const char *const names[MT_LAYER__COUNT] = {
-		"linear", "conv2d", "maxpool2d", "avgpool2d", "flatten",
-		"dropout", "batchnorm1d", "batchnorm2d", "relu", "leaky_relu",
-		"elu", "gelu", "tanh", "sigmoid", "softmax"};
 	if ((int)kind < 0 || kind >= MT_LAYER__COUNT)
 		return nullptr;
-	return names[kind];
+	return mt_layer_kind_name(kind);
 }
 
 /* A float literal TorchScript parses back to the same double. */

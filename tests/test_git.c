@@ -10,6 +10,7 @@
 
 #include "helpers.h"
 #include "mutorch/error.h"
+#include "mutorch/hash.h"
 #include "mutorch/git.h"
 
 #define GIT "git -c user.name=mutorch-test -c user.email=test@example.com"
@@ -68,7 +69,7 @@ Test(git, open_resolve_and_read_blobs)
 	free(buf);
 	cr_assert_eq(mt_git_blob_materialise(&path, repo, blob), 0);
 	cr_assert(th_contains(path, "/.git/mutorch/blobs/"), "%s", path);
-	cr_assert_eq(mt_git_hash_file(head, path), 0);
+	cr_assert_eq(mt_hash_file(head, path), 0);
 	cr_assert_str_eq(head, blob, "the cached blob's content hash differs from its id");
 	free(path);
 
@@ -88,9 +89,9 @@ Test(git, hashes_match_git_hash_object)
 	const char text[] = "hello\nworld\n";
 	char *file = th_write(dir, "f", text, (size_t)-1);
 	expect = sh_out(dir, "git hash-object f");
-	cr_assert_eq(mt_git_hash_file(oid, file), 0);
+	cr_assert_eq(mt_hash_file(oid, file), 0);
 	cr_assert_str_eq(oid, expect);
-	cr_assert_eq(mt_git_hash_buffer(oid, text, strlen(text)), 0);
+	cr_assert_eq(mt_hash_blob(oid, text, strlen(text)), 0);
 	cr_assert_str_eq(oid, expect);
 	free(expect);
 	free(file);

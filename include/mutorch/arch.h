@@ -29,52 +29,11 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "mutorch/recipe.h"
+
 #ifdef __cplusplus
 extern "C" {
 #endif
-
-typedef enum {
-	MT_LAYER_LINEAR = 0,
-	MT_LAYER_CONV2D,
-	MT_LAYER_MAXPOOL2D,
-	MT_LAYER_AVGPOOL2D,
-	MT_LAYER_FLATTEN,
-	MT_LAYER_DROPOUT,
-	MT_LAYER_BATCHNORM1D,
-	MT_LAYER_BATCHNORM2D,
-	MT_LAYER_RELU,
-	MT_LAYER_LEAKY_RELU,
-	MT_LAYER_ELU,
-	MT_LAYER_GELU,
-	MT_LAYER_TANH,
-	MT_LAYER_SIGMOID,
-	MT_LAYER_SOFTMAX,
-	MT_LAYER__COUNT
-} mt_layer_kind;
-
-typedef struct {
-	mt_layer_kind kind;
-	/* linear: in_features/out_features; conv2d: in/out channels;
-	 * batchnorm: in = out = num_features */
-	int64_t in, out;
-	int64_t kernel, stride, padding, dilation, groups;
-	int bias;      /* linear, conv2d */
-	double p;      /* dropout probability */
-	double alpha;  /* leaky_relu negative_slope, elu alpha */
-	double eps, momentum; /* batchnorm */
-	int64_t dim;   /* softmax */
-} mt_layer;
-
-typedef struct {
-	mt_layer *layers;
-	size_t nlayers;
-} mt_arch;
-
-/* Name of a layer kind as written in the description ("conv2d"). */
-const char *mt_layer_kind_name(mt_layer_kind kind);
-
-/* Does this kind carry trainable parameters (linear, conv2d, batchnorm)? */
-int mt_layer_kind_has_params(mt_layer_kind kind);
 
 /* Parse a description. Errors name the layer (by position and text) and the
  * argument at fault, e.g. "layer 3 'conv2d(6,16)': missing argument kernel".

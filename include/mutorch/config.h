@@ -59,35 +59,11 @@
 #include <stdint.h>
 
 #include "mutorch/arch.h"
+#include "mutorch/recipe.h"
 
 #ifdef __cplusplus
 extern "C" {
 #endif
-
-typedef enum {
-	MT_INIT_DEFAULT = 0, /* PyTorch's default (kaiming_uniform a=sqrt(5)) */
-	MT_INIT_XAVIER_UNIFORM,
-	MT_INIT_XAVIER_NORMAL,
-	MT_INIT_KAIMING_UNIFORM,
-	MT_INIT_KAIMING_NORMAL,
-	MT_INIT_NORMAL,  /* N(0, 0.01^2) weights, zero bias */
-	MT_INIT_UNIFORM, /* U(-0.05, 0.05) weights, zero bias */
-	MT_INIT_ZEROS
-} mt_init_kind;
-
-typedef enum {
-	MT_OPTIM_SGD = 0,
-	MT_OPTIM_ADAM,
-	MT_OPTIM_ADAMW,
-	MT_OPTIM_RMSPROP,
-	MT_OPTIM_ADAGRAD
-} mt_optim_kind;
-
-typedef enum {
-	MT_LOSS_CROSS_ENTROPY = 0,
-	MT_LOSS_NLL,  /* expects log-probabilities (model ends in log_softmax) */
-	MT_LOSS_MSE   /* against one-hot targets */
-} mt_loss_kind;
 
 typedef enum {
 	MT_FORMAT_IDX = 0,
@@ -95,21 +71,6 @@ typedef enum {
 	MT_FORMAT_NPY,
 	MT_FORMAT_TORCH
 } mt_data_format;
-
-/* Optimizer settings; unused fields keep PyTorch's defaults. */
-typedef struct {
-	mt_optim_kind kind;
-	double lr;           /* default: sgd 0.01, adam/adamw 0.001, rmsprop 0.01, adagrad 0.01 */
-	double momentum;     /* sgd, rmsprop: 0 */
-	double dampening;    /* sgd: 0 */
-	int nesterov;        /* sgd: 0 */
-	double weight_decay; /* 0 (adamw: 0.01) */
-	double beta1, beta2; /* adam/adamw: 0.9, 0.999 */
-	double eps;          /* adam/adamw 1e-8, rmsprop 1e-8, adagrad 1e-10 */
-	double alpha;        /* rmsprop: 0.99 */
-	int amsgrad;         /* adam/adamw: 0 */
-	double lr_decay;     /* adagrad: 0 */
-} mt_optim_config;
 
 typedef struct {
 	/* idx: paths[0] images, paths[1] labels; cifar10: every batch file;
@@ -213,13 +174,8 @@ void mt_config_free(mt_config *cfg);
  * pointer field needs a line in both. */
 int mt_config_copy(mt_config **out, const mt_config *src);
 
-const char *mt_optim_kind_name(mt_optim_kind kind);
-const char *mt_loss_kind_name(mt_loss_kind kind);
-const char *mt_init_kind_name(mt_init_kind kind);
+/* "idx", "cifar10", "npy", "torch". (The recipe's names are in recipe.h.) */
 const char *mt_data_format_name(mt_data_format fmt);
-
-/* Fill an optimizer config with PyTorch's defaults for that kind. */
-void mt_optim_config_defaults(mt_optim_config *out, mt_optim_kind kind);
 
 #ifdef __cplusplus
 }

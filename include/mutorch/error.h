@@ -48,6 +48,10 @@ int mt_error_prefix(const char *fmt, ...)
 #endif
 	;
 
+/* The one out-of-memory path: sets "out of memory" and returns MT_ENOMEM
+ * (the message buffer is static, so this never allocates). */
+int mt_error_oom(void);
+
 void mt_error_clear(void);
 
 /* A short name for a code ("invalid input", "not found", ...). */

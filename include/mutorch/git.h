@@ -68,9 +68,8 @@ int mt_git_blob_read(void **buf, size_t *len, mt_git_repo *repo, const char *blo
  * (malloc'd). */
 int mt_git_blob_materialise(char **path, mt_git_repo *repo, const char *blob);
 
-/* The git blob id of a buffer or of a file's content. */
-int mt_git_hash_buffer(char oid[MT_GIT_OID_HEX], const void *buf, size_t len);
-int mt_git_hash_file(char oid[MT_GIT_OID_HEX], const char *path);
+/* (The git blob id of a buffer or a file: mt_hash_blob and mt_hash_file
+ * in hash.h.) */
 
 /* Paths added, deleted or modified between two commits' trees, limited to
  * the given paths (exact file paths; npaths 0: everything). *changed is a

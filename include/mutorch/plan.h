@@ -25,7 +25,7 @@
  * Ids are "<OP>-<target>-<k>" (k from 0, 3 digits; target "all" for the
  * whole model), with "#<entry>" after the operator when an operator appears
  * in several entries ("GF#3-conv1-000"). The seed of a mutant is
- * mt_rng_derive(mutation.seed, FNV-1a-64(id)): adding or removing other
+ * mt_rng_seed_for_id(mutation.seed, id): adding or removing other
  * entries changes neither the ids nor the seeds of the rest.
  */
 #ifndef MUTORCH_PLAN_H
@@ -83,10 +83,6 @@ const char *mt_plan_digest(const mt_plan *plan);
 /* JSON (array of {id, op, target, params, seed, entry}); save is atomic. */
 int mt_plan_save(const mt_plan *plan, const char *path);
 int mt_plan_load(mt_plan **out, const char *path);
-
-/* FNV-1a 64 of a byte string (ids, digests). */
-uint64_t mt_fnv1a64(const void *data, size_t len, uint64_t h);
-#define MT_FNV1A64_INIT 0xcbf29ce484222325ULL
 
 #ifdef __cplusplus
 }

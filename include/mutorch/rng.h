@@ -22,6 +22,9 @@ typedef struct {
 void mt_rng_seed(mt_rng *rng, uint64_t seed);
 /* Derive a seed from a base seed and a stream number (run i, epoch e, ...). */
 uint64_t mt_rng_derive(uint64_t seed, uint64_t stream);
+/* The seed of a named thing (a mutant): mt_rng_derive(seed,
+ * FNV-1a-64(id)), so adding or removing other names changes no seed. */
+uint64_t mt_rng_seed_for_id(uint64_t seed, const char *id);
 uint64_t mt_rng_next(mt_rng *rng);
 /* Uniform integer in [0, n), n >= 1, without modulo bias: draws r until
  * r >= (2^64 - n) % n, returns r % n (usually one draw). */

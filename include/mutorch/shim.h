@@ -19,8 +19,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "mutorch/arch.h"
-#include "mutorch/config.h"
+#include "mutorch/recipe.h"
 
 #ifdef __cplusplus
 extern "C" {
@@ -100,7 +99,7 @@ int mt_shim_load_tensor_dict_buffer(mt_tensor **x, mt_tensor **y,
 int mt_module_load(mt_module **out, const char *path);
 int mt_module_load_buffer(mt_module **out, const void *buf, size_t len,
 			  const char *name);
-/* Build a TorchScript module from an architecture (see arch.h): one
+/* Build a TorchScript module from an architecture (recipe.h): one
  * submodule per layer named "<kind>_<index>" ("conv2d_0", "relu_1"), with
  * PyTorch's parameter names ("conv2d_0.weight"), initialised by `init`
  * from `seed`. The result trains, evaluates and saves like a loaded one. */

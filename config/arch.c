@@ -7,6 +7,7 @@
  * cannot disagree. */
 #include "mutorch/arch.h"
 #include "mutorch/error.h"
+#include "mutorch/strbuf.h"
 
 #include <ctype.h>
 #include <errno.h>
@@ -34,8 +35,8 @@ typedef struct {
 	size_t offset;      /* into mt_layer */
 } arg_spec;
 
+/* The name of a kind is mt_layer_kind_name's (recipe.h). */
 typedef struct {
-	const char *name;
 	int nargs;
 	arg_spec args[MAX_ARGS];
 } layer_spec;
@@ -49,92 +50,38 @@ typedef struct {
 
 /* Indexed by mt_layer_kind. */
 static const layer_spec layer_specs[MT_LAYER__COUNT] = {
-	[MT_LAYER_LINEAR] = { "linear", 3, {
+	[MT_LAYER_LINEAR] = { 3, {
 		REQ_INT("in", in), REQ_INT("out", out), OPT_BOOL("bias", bias, 1) } },
-	[MT_LAYER_CONV2D] = { "conv2d", 8, {
+	[MT_LAYER_CONV2D] = { 8, {
 		REQ_INT("in", in), REQ_INT("out", out), REQ_INT("kernel", kernel),
 		OPT_INT("stride", stride, 1), OPT_INT("padding", padding, 0),
 		OPT_INT("dilation", dilation, 1), OPT_INT("groups", groups, 1),
 		OPT_BOOL("bias", bias, 1) } },
-	[MT_LAYER_MAXPOOL2D] = { "maxpool2d", 3, {
+	[MT_LAYER_MAXPOOL2D] = { 3, {
 		REQ_INT("kernel", kernel), POOL_STRIDE, OPT_INT("padding", padding, 0) } },
-	[MT_LAYER_AVGPOOL2D] = { "avgpool2d", 3, {
+	[MT_LAYER_AVGPOOL2D] = { 3, {
 		REQ_INT("kernel", kernel), POOL_STRIDE, OPT_INT("padding", padding, 0) } },
-	[MT_LAYER_FLATTEN] = { "flatten", 0, { { 0 } } },
-	[MT_LAYER_DROPOUT] = { "dropout", 1, { OPT_FLOAT("p", p, 0.5) } },
-	[MT_LAYER_BATCHNORM1D] = { "batchnorm1d", 3, {
+	[MT_LAYER_FLATTEN] = { 0, { { 0 } } },
+	[MT_LAYER_DROPOUT] = { 1, { OPT_FLOAT("p", p, 0.5) } },
+	[MT_LAYER_BATCHNORM1D] = { 3, {
 		REQ_INT("features", in), OPT_FLOAT("eps", eps, 1e-5),
 		OPT_FLOAT("momentum", momentum, 0.1) } },
-	[MT_LAYER_BATCHNORM2D] = { "batchnorm2d", 3, {
+	[MT_LAYER_BATCHNORM2D] = { 3, {
 		REQ_INT("features", in), OPT_FLOAT("eps", eps, 1e-5),
 		OPT_FLOAT("momentum", momentum, 0.1) } },
-	[MT_LAYER_RELU] = { "relu", 0, { { 0 } } },
-	[MT_LAYER_LEAKY_RELU] = { "leaky_relu", 1, {
+	[MT_LAYER_RELU] = { 0, { { 0 } } },
+	[MT_LAYER_LEAKY_RELU] = { 1, {
 		OPT_FLOAT("negative_slope", alpha, 0.01) } },
-	[MT_LAYER_ELU] = { "elu", 1, { OPT_FLOAT("alpha", alpha, 1.0) } },
-	[MT_LAYER_GELU] = { "gelu", 0, { { 0 } } },
-	[MT_LAYER_TANH] = { "tanh", 0, { { 0 } } },
-	[MT_LAYER_SIGMOID] = { "sigmoid", 0, { { 0 } } },
-	[MT_LAYER_SOFTMAX] = { "softmax", 1, { OPT_INT("dim", dim, 1) } },
+	[MT_LAYER_ELU] = { 1, { OPT_FLOAT("alpha", alpha, 1.0) } },
+	[MT_LAYER_GELU] = { 0, { { 0 } } },
+	[MT_LAYER_TANH] = { 0, { { 0 } } },
+	[MT_LAYER_SIGMOID] = { 0, { { 0 } } },
+	[MT_LAYER_SOFTMAX] = { 1, { OPT_INT("dim", dim, 1) } },
 };
 
-const char *mt_layer_kind_name(mt_layer_kind kind)
+static const char *spec_name(const layer_spec *spec)
 {
-	if ((int)kind < 0 || kind >= MT_LAYER__COUNT)
-		return "unknown";
-	return layer_specs[kind].name;
-}
-
-int mt_layer_kind_has_params(mt_layer_kind kind)
-{
-	return kind == MT_LAYER_LINEAR || kind == MT_LAYER_CONV2D ||
-	       kind == MT_LAYER_BATCHNORM1D || kind == MT_LAYER_BATCHNORM2D;
-}
-
-/* ---- a small string builder ------------------------------------------ */
-
-typedef struct {
-	char *buf;
-	size_t len, cap;
-	int oom;
-} strbuf;
-
-static void sb_printf(strbuf *sb, const char *fmt, ...)
-#if defined(__GNUC__)
-	__attribute__((format(printf, 2, 3)))
-#endif
-	;
-
-static void sb_printf(strbuf *sb, const char *fmt, ...)
-{
-	va_list ap;
-	int n;
-
-	if (sb->oom)
-		return;
-	va_start(ap, fmt);
-	n = vsnprintf(NULL, 0, fmt, ap);
-	va_end(ap);
-	if (n < 0) {
-		sb->oom = 1;
-		return;
-	}
-	if (sb->len + (size_t)n + 1 > sb->cap) {
-		size_t cap = sb->cap ? sb->cap : 64;
-		char *grown;
-		while (cap < sb->len + (size_t)n + 1)
-			cap *= 2;
-		if (!(grown = realloc(sb->buf, cap))) {
-			sb->oom = 1;
-			return;
-		}
-		sb->buf = grown;
-		sb->cap = cap;
-	}
-	va_start(ap, fmt);
-	vsnprintf(sb->buf + sb->len, sb->cap - sb->len, fmt, ap);
-	va_end(ap);
-	sb->len += (size_t)n;
+	return mt_layer_kind_name((mt_layer_kind)(spec - layer_specs));
 }
 
 /* The shortest %g form that reads back as the same double, so the
@@ -175,19 +122,19 @@ static const int *bool_field_c(const mt_layer *l, const arg_spec *a)
 	return (const int *)((const char *)l + a->offset);
 }
 
-static void format_value(strbuf *sb, const mt_layer *l, const arg_spec *a)
+static void format_value(mt_strbuf *sb, const mt_layer *l, const arg_spec *a)
 {
 	char num[40];
 	switch (a->type) {
 	case ARG_INT:
-		sb_printf(sb, "%lld", (long long)*int_field_c(l, a));
+		mt_strbuf_printf(sb, "%lld", (long long)*int_field_c(l, a));
 		break;
 	case ARG_FLOAT:
 		format_double(num, sizeof(num), *float_field_c(l, a));
-		sb_printf(sb, "%s", num);
+		mt_strbuf_printf(sb, "%s", num);
 		break;
 	case ARG_BOOL:
-		sb_printf(sb, "%s", *bool_field_c(l, a) ? "true" : "false");
+		mt_strbuf_printf(sb, "%s", *bool_field_c(l, a) ? "true" : "false");
 		break;
 	}
 }
@@ -209,29 +156,29 @@ static int is_default(const mt_layer *l, const arg_spec *a)
 
 /* Canonical (every argument explicit) or short (only required arguments
  * and the ones that differ from their defaults: what a person writes). */
-static void format_layer(strbuf *sb, const mt_layer *l, int canonical)
+static void format_layer(mt_strbuf *sb, const mt_layer *l, int canonical)
 {
 	const layer_spec *spec;
 	int i, first = 1;
 
 	if ((int)l->kind < 0 || l->kind >= MT_LAYER__COUNT) {
-		sb_printf(sb, "unknown(%d)", (int)l->kind);
+		mt_strbuf_printf(sb, "unknown(%d)", (int)l->kind);
 		return;
 	}
 	spec = &layer_specs[l->kind];
-	sb_printf(sb, "%s", spec->name);
+	mt_strbuf_puts(sb, spec_name(spec));
 	for (i = 0; i < spec->nargs; i++) {
 		const arg_spec *a = &spec->args[i];
 		if (!a->required && !canonical && is_default(l, a))
 			continue;
-		sb_printf(sb, "%s", first ? "(" : ",");
+		mt_strbuf_printf(sb, "%s", first ? "(" : ",");
 		first = 0;
 		if (!a->required)
-			sb_printf(sb, "%s=", a->name);
+			mt_strbuf_printf(sb, "%s=", a->name);
 		format_value(sb, l, a);
 	}
 	if (!first)
-		sb_printf(sb, ")");
+		mt_strbuf_printf(sb, ")");
 }
 
 /* "conv2d(in, out, kernel, stride=1, ...)" for error messages. */
@@ -240,7 +187,7 @@ static void format_signature(char *buf, size_t size, const layer_spec *spec)
 	size_t n = 0;
 	int i;
 
-	n += (size_t)snprintf(buf + n, size - n, "%s", spec->name);
+	n += (size_t)snprintf(buf + n, size - n, "%s", spec_name(spec));
 	if (spec->nargs == 0) {
 		snprintf(buf + n, size - n, " takes no arguments");
 		return;
@@ -537,7 +484,7 @@ static int push_layer(mt_arch *arch, size_t *cap, const mt_layer *l)
 		size_t ncap = *cap ? *cap * 2 : 16;
 		mt_layer *grown = realloc(arch->layers, ncap * sizeof(*grown));
 		if (!grown)
-			return mt_error_set(MT_ENOMEM, "out of memory");
+			return mt_error_oom();
 		arch->layers = grown;
 		*cap = ncap;
 	}
@@ -562,7 +509,7 @@ int mt_arch_parse(mt_arch **out, const char *text)
 	if (!text)
 		return mt_error_set(MT_EINVALID, "architecture: no description given");
 	if (!(arch = calloc(1, sizeof(*arch))))
-		return mt_error_set(MT_ENOMEM, "out of memory");
+		return mt_error_oom();
 
 	for (;;) {
 		const char *start, *name_end, *open = NULL, *close = NULL, *end;
@@ -641,8 +588,8 @@ int mt_arch_parse(mt_arch **out, const char *text)
 		set_text(&ctx, start, (size_t)(end - start));
 
 		for (k = 0; k < MT_LAYER__COUNT; k++) {
-			if (strlen(layer_specs[k].name) == (size_t)(name_end - start) &&
-			    !strncmp(layer_specs[k].name, start, (size_t)(name_end - start))) {
+			if (strlen(mt_layer_kind_name((mt_layer_kind)k)) == (size_t)(name_end - start) &&
+			    !strncmp(mt_layer_kind_name((mt_layer_kind)k), start, (size_t)(name_end - start))) {
 				spec = &layer_specs[k];
 				layer.kind = (mt_layer_kind)k;
 			}
@@ -652,7 +599,7 @@ int mt_arch_parse(mt_arch **out, const char *text)
 			size_t n = 0;
 			for (k = 0; k < MT_LAYER__COUNT && n < sizeof(names); k++)
 				n += (size_t)snprintf(names + n, sizeof(names) - n, "%s%s",
-						      k ? ", " : "", layer_specs[k].name);
+						      k ? ", " : "", mt_layer_kind_name((mt_layer_kind)k));
 			error = layer_error(&ctx, "unknown layer '%.*s'; expected one of: %s",
 					    (int)(name_end - start), start, names);
 			goto cleanup;
@@ -661,7 +608,7 @@ int mt_arch_parse(mt_arch **out, const char *text)
 		if (open) {
 			size_t n = (size_t)(close - open - 1);
 			if (!(args = malloc(n + 1))) {
-				error = mt_error_set(MT_ENOMEM, "out of memory");
+				error = mt_error_oom();
 				goto cleanup;
 			}
 			memcpy(args, open + 1, n);
@@ -697,23 +644,15 @@ cleanup:
 
 int mt_arch_format(char **out, const mt_arch *arch)
 {
-	strbuf sb = { 0 };
+	mt_strbuf sb = MT_STRBUF_INIT;
 	size_t i;
 
-	*out = NULL;
 	for (i = 0; i < arch->nlayers; i++) {
 		if (i)
-			sb_printf(&sb, " ");
+			mt_strbuf_puts(&sb, " ");
 		format_layer(&sb, &arch->layers[i], 1);
 	}
-	if (!sb.buf && !sb.oom)
-		sb_printf(&sb, "%s", "");
-	if (sb.oom) {
-		free(sb.buf);
-		return mt_error_set(MT_ENOMEM, "out of memory");
-	}
-	*out = sb.buf;
-	return 0;
+	return mt_strbuf_detach(out, &sb);
 }
 
 /* ---- shape check --------------------------------------------------------- */
@@ -721,10 +660,10 @@ int mt_arch_format(char **out, const mt_arch *arch)
 /* The layer as a person would write it, for messages. */
 static void short_text(char *buf, size_t size, const mt_layer *l)
 {
-	strbuf sb = { 0 };
+	mt_strbuf sb = MT_STRBUF_INIT;
 	format_layer(&sb, l, 0);
-	snprintf(buf, size, "%s", sb.buf && !sb.oom ? sb.buf : "?");
-	free(sb.buf);
+	snprintf(buf, size, "%s", sb.buf && !sb.failed ? sb.buf : "?");
+	mt_strbuf_dispose(&sb);
 }
 
 static int shape_error(size_t index, const mt_layer *l, const char *fmt, ...)
@@ -872,11 +811,11 @@ int mt_arch_copy(mt_arch **out, const mt_arch *src)
 
 	*out = NULL;
 	if (!(arch = calloc(1, sizeof(*arch))))
-		return mt_error_set(MT_ENOMEM, "out of memory");
+		return mt_error_oom();
 	if (src->nlayers) {
 		if (!(arch->layers = malloc(src->nlayers * sizeof(*arch->layers)))) {
 			free(arch);
-			return mt_error_set(MT_ENOMEM, "out of memory");
+			return mt_error_oom();
 		}
 		memcpy(arch->layers, src->layers, src->nlayers * sizeof(*arch->layers));
 	}

@@ -16,6 +16,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "mutorch/clock.h"
 #include "mutorch/error.h"
 #include "mutorch/git.h"
 #include "mutorch/io.h"
@@ -54,12 +55,6 @@ static const char ci_usage[] =
 	"4 score below ci.threshold or fell by more than ci.tolerance, 5 another\n"
 	"run holds the repository's lock.\n";
 
-static double now_s(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
-}
 
 static json_t *number_or_null(double v)
 {
@@ -418,7 +413,7 @@ int cmd_ci(int argc, char **argv)
 	mt_model_run_options o;
 	json_t *base_note = NULL, *note = NULL, *inputs, *gate;
 	const char **paths = NULL;
-	double wait = 600, t_start = now_s();
+	double wait = 600, t_start = mt_clock_now();
 	int json = 0, quiet = 0, c, error = 0, rc = MT_EXIT_OK, reused_note = 0;
 	json_int_t retrained = 0;
 	char *end;
@@ -534,7 +529,7 @@ int cmd_ci(int argc, char **argv)
 	json_object_set_new(note, "model_key", json_string(rev->model_key));
 	inputs = json_array();
 	if (!(paths = calloc(rev->ninputs + 1, sizeof(*paths)))) {
-		error = mt_error_set(MT_ENOMEM, "out of memory");
+		error = mt_error_oom();
 		goto cleanup;
 	}
 	for (size_t i = 0, np = 0; i < rev->ninputs; i++) {
@@ -694,9 +689,9 @@ int cmd_ci(int argc, char **argv)
 				 "base_value", number_or_null(base_value), "threshold", threshold, "tolerance",
 				 tolerance, "passed", passed, "reason", reason);
 		json_object_set_new(note, "gate", gate);
-		json_object_set_new(note, "seconds", json_real(now_s() - t_start));
+		json_object_set_new(note, "seconds", json_real(mt_clock_now() - t_start));
 		if (!(note_text = json_dumps(note, JSON_INDENT(2) | JSON_PRESERVE_ORDER))) {
-			error = mt_error_set(MT_ENOMEM, "out of memory");
+			error = mt_error_oom();
 			goto cleanup;
 		}
 		if ((error = mt_git_note_write(repo, head, note_text)) < 0)
@@ -809,7 +804,7 @@ int cmd_hook(int argc, char **argv)
 	    (error = mt_git_hooks_dir(&hooks_dir, repo)) < 0)
 		goto cleanup;
 	if (!(path = mt_io_path_join(hooks_dir, hook))) {
-		error = mt_error_set(MT_ENOMEM, "out of memory");
+		error = mt_error_oom();
 		goto cleanup;
 	}
 	if (access(path, F_OK) == 0) {

@@ -12,12 +12,7 @@
 #include <string.h>
 
 #include "mutorch/error.h"
-#include "source_internal.h"
-
-static int oom(const char *op)
-{
-	return mt_error_set(MT_ENOMEM, "%s: out of memory", op);
-}
+#include "mutorch/source.h"
 
 void mt_source_variants_free(mt_source_variant *v, size_t count)
 {
@@ -97,7 +92,7 @@ static int layer_fits(const char *op, const mt_arch *arch, const int64_t (*shape
 	const int64_t *in = i == 0 ? input : shapes[i - 1];
 	int preserving = l->kind != MT_LAYER_FLATTEN && in[0] == shapes[i][0] &&
 			 in[1] == shapes[i][1] && in[2] == shapes[i][2];
-	int act = mt_src_is_activation(l->kind);
+	int act = mt_layer_kind_is_activation(l->kind);
 	int weighted = l->kind == MT_LAYER_LINEAR || l->kind == MT_LAYER_CONV2D;
 
 	if (!strcmp(op, "LRs"))
@@ -148,7 +143,7 @@ static int try_candidate(variant_list *list, char *reason, const mt_operator *op
 	int error = 0;
 
 	if (!(v.params = calloc(nbase + nextra + 1, sizeof(*v.params))))
-		return oom(op->name);
+		return mt_error_oom();
 	for (size_t i = 0; i < nbase; i++) {
 		if (!strcmp(base[i].key, "class") && !strcmp(base[i].value, "each"))
 			continue;
@@ -203,7 +198,7 @@ static int try_candidate(variant_list *list, char *reason, const mt_operator *op
 	memset(&v, 0, sizeof(v));
 	goto cleanup;
 nomem:
-	error = oom(op->name);
+	error = mt_error_oom();
 cleanup:
 	mt_source_mutant_free(mu);
 	for (size_t p = 0; p < v.nparams; p++) {
@@ -264,7 +259,7 @@ int mt_source_plan_targets(mt_source_variant **out, size_t *count,
 		if ((error = mt_arch_parse(&arch, cfg->architecture)) < 0)
 			return mt_error_prefix("%s: %s: model.architecture: ", op->name, cfg->path);
 		if (!(shapes = calloc(arch->nlayers, sizeof(*shapes)))) {
-			error = oom(op->name);
+			error = mt_error_oom();
 			goto cleanup;
 		}
 		if ((error = mt_arch_check(arch, cfg->input_shape, shapes)) < 0) {
@@ -275,7 +270,7 @@ int mt_source_plan_targets(mt_source_variant **out, size_t *count,
 	}
 	if (ckey) {
 		if (split_choices(&choices, &nchoices, find_spec(op, ckey)->choices) < 0) {
-			error = oom(op->name);
+			error = mt_error_oom();
 			goto cleanup;
 		}
 	}
@@ -287,7 +282,7 @@ int mt_source_plan_targets(mt_source_variant **out, size_t *count,
 		}
 		num_classes = mt_dataset_num_classes(train);
 		if (!(class_count = calloc((size_t)(num_classes ? num_classes : 1), sizeof(int64_t)))) {
-			error = oom(op->name);
+			error = mt_error_oom();
 			goto cleanup;
 		}
 		const int64_t *labels = mt_dataset_labels(train);

@@ -8,6 +8,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "mutorch/clock.h"
 #include "mutorch/error.h"
 #include "mutorch/runner.h"
 
@@ -42,7 +43,7 @@ int cmd_eval(int argc, char **argv)
 	mt_tensor *tx = NULL, *ty = NULL;
 	mt_module *model = NULL;
 	mt_eval_result res = {0};
-	struct timespec t0, t1;
+	double t0;
 	double seconds;
 
 	optind = 1;
@@ -65,13 +66,12 @@ int cmd_eval(int argc, char **argv)
 	    (error = mt_runner_tensors(&tx, &ty, cfg, test)) < 0 ||
 	    (error = mt_runner_trained_model(&model, cfg, model_path)) < 0)
 		goto cleanup;
-	clock_gettime(CLOCK_MONOTONIC, &t0);
+	t0 = mt_clock_now();
 	if ((error = mt_runner_evaluate(&res, model, tx, mt_dataset_labels(test),
 					mt_dataset_count(test), cfg->num_classes,
 					cfg->eval_batch_size)) < 0)
 		goto cleanup;
-	clock_gettime(CLOCK_MONOTONIC, &t1);
-	seconds = (double)(t1.tv_sec - t0.tv_sec) + (double)(t1.tv_nsec - t0.tv_nsec) * 1e-9;
+	seconds = mt_clock_now() - t0;
 
 	if (pred_path) {
 		FILE *f = fopen(pred_path, "w");

@@ -9,6 +9,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "mutorch/clock.h"
 #include "mutorch/error.h"
 #include "mutorch/io.h"
 #include "mutorch/runner.h"
@@ -33,11 +34,11 @@ static int save_model(const mt_module *m, const char *path)
 	int error;
 
 	if (!dir)
-		return mt_error_set(MT_ENOMEM, "out of memory");
+		return mt_error_oom();
 	if ((error = mt_io_mkdirs(dir)) < 0)
 		goto cleanup;
 	if (!(tmp = malloc(n))) {
-		error = mt_error_set(MT_ENOMEM, "out of memory");
+		error = mt_error_oom();
 		goto cleanup;
 	}
 	/* Save beside and rename, so an interrupted save never leaves a
@@ -70,7 +71,7 @@ int cmd_train(int argc, char **argv)
 	mt_train_report report;
 	mt_eval_result res = {0};
 	mt_progress progress;
-	struct timespec t0, t1;
+	double t0;
 	double eval_seconds = 0;
 
 	optind = 1;
@@ -117,13 +118,12 @@ int cmd_train(int argc, char **argv)
 		goto cleanup;
 	if ((error = save_model(model, output)) < 0)
 		goto cleanup;
-	clock_gettime(CLOCK_MONOTONIC, &t0);
+	t0 = mt_clock_now();
 	if ((error = mt_runner_evaluate(&res, model, tx, mt_dataset_labels(test),
 					mt_dataset_count(test), cfg->num_classes,
 					cfg->eval_batch_size)) < 0)
 		goto cleanup;
-	clock_gettime(CLOCK_MONOTONIC, &t1);
-	eval_seconds = (double)(t1.tv_sec - t0.tv_sec) + (double)(t1.tv_nsec - t0.tv_nsec) * 1e-9;
+	eval_seconds = mt_clock_now() - t0;
 
 	if (json) {
 		json_t *o = json_pack("{s:s, s:f, s:I, s:I, s:i, s:f, s:f, s:f, s:I, s:i, s:s}",

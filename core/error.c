@@ -39,6 +39,11 @@ int mt_error_prefix(const char *fmt, ...)
 	return error_code ? error_code : MT_ERROR;
 }
 
+int mt_error_oom(void)
+{
+	return mt_error_set(MT_ENOMEM, "out of memory");
+}
+
 void mt_error_clear(void)
 {
 	error_message[0] = '\0';

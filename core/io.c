@@ -136,7 +136,7 @@ int mt_io_write_file_atomic(const char *path, const void *buf, size_t len)
 	size_t n = strlen(path) + 16;
 
 	if (!(tmp = malloc(n)))
-		return mt_error_set(MT_ENOMEM, "out of memory");
+		return mt_error_oom();
 	snprintf(tmp, n, "%s.tmp", path);
 	if (!(f = fopen(tmp, "wb"))) {
 		error = mt_error_set(MT_EIO, "%s: cannot create: %s", tmp,
@@ -205,7 +205,7 @@ int mt_io_mkdirs(const char *path)
 	int error = 0;
 
 	if (!copy)
-		return mt_error_set(MT_ENOMEM, "out of memory");
+		return mt_error_oom();
 	for (p = copy + 1; *p; p++) {
 		if (*p != '/')
 			continue;

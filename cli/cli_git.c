@@ -13,14 +13,10 @@
 #include <unistd.h>
 
 #include "mutorch/error.h"
+#include "mutorch/hash.h"
 #include "mutorch/io.h"
 #include "mutorch/shim.h"
 #include "mutorch/source.h"
-
-static int oom(void)
-{
-	return mt_error_set(MT_ENOMEM, "out of memory");
-}
 
 const char *cli_input_role_name(cli_input_role role)
 {
@@ -89,7 +85,7 @@ int cli_git_tree_path(char **tree_path, mt_git_repo *repo, const char *config_ar
 		snprintf(joined, sizeof(joined), "%s/%s", real, config_arg);
 	}
 	if (!(norm = normalise(joined)))
-		return oom();
+		return mt_error_oom();
 	/* Resolve symbolic links in the directory part when it exists, so a
 	 * config under a linked directory still maps into the tree. */
 	if ((dir = mt_io_dirname(norm)) && realpath(dir, real)) {
@@ -98,7 +94,7 @@ int cli_git_tree_path(char **tree_path, mt_git_repo *repo, const char *config_ar
 		free(norm);
 		if (!(norm = strdup(joined))) {
 			free(dir);
-			return oom();
+			return mt_error_oom();
 		}
 	}
 	free(dir);
@@ -108,7 +104,7 @@ int cli_git_tree_path(char **tree_path, mt_git_repo *repo, const char *config_ar
 		goto cleanup;
 	}
 	if (!(*tree_path = strdup(rel)))
-		error = oom();
+		error = mt_error_oom();
 cleanup:
 	free(norm);
 	return error;
@@ -127,7 +123,7 @@ static int link_at(const char *link, const char *target)
 			return 0;
 	}
 	if (!(dir = mt_io_dirname(link)))
-		return oom();
+		return mt_error_oom();
 	error = mt_io_mkdirs(dir);
 	free(dir);
 	if (error < 0)
@@ -151,7 +147,7 @@ static int add_input(cli_rev *rev, mt_git_repo *repo, cli_input_role role, const
 	int error = 0;
 
 	if (!(grown = realloc(rev->inputs, sizeof(*grown) * (rev->ninputs + 1))))
-		return oom();
+		return mt_error_oom();
 	rev->inputs = grown;
 	in = &grown[rev->ninputs];
 	memset(in, 0, sizeof(*in));
@@ -162,7 +158,7 @@ static int add_input(cli_rev *rev, mt_git_repo *repo, cli_input_role role, const
 	if ((tail = under(cfg_path, rev->export_root))) {
 		snprintf(joined, sizeof(joined), "%s/%s", mt_git_workdir(repo), tail);
 		if (!(mapped = normalise(joined))) {
-			error = oom();
+			error = mt_error_oom();
 			goto cleanup;
 		}
 		if (!(rel = under(mapped, mt_git_workdir(repo)))) {
@@ -172,7 +168,7 @@ static int add_input(cli_rev *rev, mt_git_repo *repo, cli_input_role role, const
 			goto cleanup;
 		}
 		if (!(in->tree_path = strdup(rel))) {
-			error = oom();
+			error = mt_error_oom();
 			goto cleanup;
 		}
 		error = mt_git_blob_id(in->hash, repo, rev->commit, in->tree_path);
@@ -181,7 +177,7 @@ static int add_input(cli_rev *rev, mt_git_repo *repo, cli_input_role role, const
 			in->hash[0] = '\0';
 			error = 0;
 			if (!(in->fs_path = strdup(cfg_path)))
-				error = oom();
+				error = mt_error_oom();
 			goto cleanup;
 		}
 		if (error < 0) {
@@ -191,7 +187,7 @@ static int add_input(cli_rev *rev, mt_git_repo *repo, cli_input_role role, const
 		if ((error = mt_git_blob_materialise(&blob_path, repo, in->hash)) < 0)
 			goto cleanup;
 		if (!(norm = normalise(cfg_path))) {
-			error = oom();
+			error = mt_error_oom();
 			goto cleanup;
 		}
 		if ((error = link_at(norm, blob_path)) < 0)
@@ -201,7 +197,7 @@ static int add_input(cli_rev *rev, mt_git_repo *repo, cli_input_role role, const
 		goto cleanup;
 	}
 	if (!(norm = normalise(cfg_path))) {
-		error = oom();
+		error = mt_error_oom();
 		goto cleanup;
 	}
 	if (under(norm, mt_git_workdir(repo))) {
@@ -212,7 +208,7 @@ static int add_input(cli_rev *rev, mt_git_repo *repo, cli_input_role role, const
 		goto cleanup;
 	}
 	/* Outside the repository: read from the file system, hashed by content. */
-	if ((error = mt_git_hash_file(in->hash, norm)) < 0) {
+	if ((error = mt_hash_file(in->hash, norm)) < 0) {
 		if (!required) {
 			in->hash[0] = '\0';
 			error = 0;
@@ -320,7 +316,7 @@ static int compute_source_key(cli_rev *rev, const char *config_digest)
 		copy->torchscript = NULL;
 		for (size_t i = 0; i < rev->ninputs; i++)
 			if (rev->inputs[i].role == CLI_INPUT_MODEL && !(copy->torchscript = strdup(rev->inputs[i].hash))) {
-				error = oom();
+				error = mt_error_oom();
 				goto cleanup;
 			}
 	}
@@ -343,10 +339,10 @@ static int compute_source_key(cli_rev *rev, const char *config_digest)
 			tb_printf(&key, "%s %s\n", cli_input_role_name(rev->inputs[i].role),
 				  rev->inputs[i].hash[0] ? rev->inputs[i].hash : "-");
 	if (key.failed) {
-		error = oom();
+		error = mt_error_oom();
 		goto cleanup;
 	}
-	error = mt_git_hash_buffer(rev->source_key, key.buf, key.len);
+	error = mt_hash_blob(rev->source_key, key.buf, key.len);
 cleanup:
 	free(recipe);
 	free(key.buf);
@@ -361,10 +357,10 @@ static int compute_keys(cli_rev *rev)
 
 	config_text(&cfgt, rev->cfg);
 	if (cfgt.failed) {
-		error = oom();
+		error = mt_error_oom();
 		goto cleanup;
 	}
-	if ((error = mt_git_hash_buffer(rev->config_digest, cfgt.buf, cfgt.len)) < 0)
+	if ((error = mt_hash_blob(rev->config_digest, cfgt.buf, cfgt.len)) < 0)
 		goto cleanup;
 	tb_printf(&key, "mutorch model-level key 1\nmutorch %s\ntorch %s\nconfig %s\n", MUTORCH_VERSION,
 		  mt_shim_torch_version(), rev->config_digest);
@@ -372,10 +368,10 @@ static int compute_keys(cli_rev *rev)
 		if (rev->inputs[i].role == CLI_INPUT_MODEL || rev->inputs[i].role == CLI_INPUT_TEST)
 			tb_printf(&key, "%s %s\n", cli_input_role_name(rev->inputs[i].role), rev->inputs[i].hash);
 	if (key.failed) {
-		error = oom();
+		error = mt_error_oom();
 		goto cleanup;
 	}
-	if ((error = mt_git_hash_buffer(rev->model_key, key.buf, key.len)) < 0)
+	if ((error = mt_hash_blob(rev->model_key, key.buf, key.len)) < 0)
 		goto cleanup;
 	if (rev->cfg->nsource_level > 0)
 		error = compute_source_key(rev, rev->config_digest);
@@ -395,11 +391,11 @@ int cli_rev_export(cli_rev **out, mt_git_repo *repo, const char *commit, const c
 
 	*out = NULL;
 	if (!(rev = calloc(1, sizeof(*rev))))
-		return oom();
+		return mt_error_oom();
 	snprintf(rev->commit, sizeof(rev->commit), "%s", commit);
 	n = strlen(mt_git_gitdir(repo)) + strlen(commit) + strlen(tree_path) + 32;
 	if (!(rev->export_root = malloc(n)) || !(rev->config_path = malloc(n)) || !(name = malloc(n))) {
-		error = oom();
+		error = mt_error_oom();
 		goto cleanup;
 	}
 	snprintf(rev->export_root, n, "%s/mutorch/trees/%s", mt_git_gitdir(repo), commit);
@@ -417,21 +413,21 @@ int cli_rev_export(cli_rev **out, mt_git_repo *repo, const char *commit, const c
 	    (error = link_at(rev->config_path, blob_path)) < 0)
 		goto cleanup;
 	if (!(dir = mt_io_dirname(rev->config_path))) {
-		error = oom();
+		error = mt_error_oom();
 		goto cleanup;
 	}
 	if ((error = mt_config_load_buffer(&rev->cfg, text, len, name, dir)) < 0)
 		goto cleanup;
 
 	if (!(rev->inputs = calloc(1, sizeof(*rev->inputs)))) {
-		error = oom();
+		error = mt_error_oom();
 		goto cleanup;
 	}
 	rev->inputs[0].role = CLI_INPUT_CONFIG;
 	snprintf(rev->inputs[0].hash, MT_GIT_OID_HEX, "%s", config_blob);
 	if (!(rev->inputs[0].tree_path = strdup(tree_path)) ||
 	    !(rev->inputs[0].fs_path = strdup(rev->config_path))) {
-		error = oom();
+		error = mt_error_oom();
 		goto cleanup;
 	}
 	rev->ninputs = 1;
@@ -519,7 +515,7 @@ int cli_killmatrix_digest(char digest[MT_GIT_OID_HEX], const mt_killmatrix *km)
 	int error;
 
 	if (!classes || !original || !pred) {
-		error = oom();
+		error = mt_error_oom();
 		goto cleanup;
 	}
 	for (size_t t = 0; t < n; t++) {
@@ -550,7 +546,7 @@ int cli_killmatrix_digest(char digest[MT_GIT_OID_HEX], const mt_killmatrix *km)
 	}
 	if ((error = mt_killmatrix_serialize(&buf, &len, copy)) < 0)
 		goto cleanup;
-	error = mt_git_hash_buffer(digest, buf, len);
+	error = mt_hash_blob(digest, buf, len);
 cleanup:
 	free(buf);
 	free(classes);

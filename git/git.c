@@ -1,4 +1,5 @@
 /* The git side of --rev and ci (see git.h), on libgit2. */
+#include "mutorch/clock.h"
 #include "mutorch/git.h"
 #include "mutorch/error.h"
 #include "mutorch/io.h"
@@ -39,11 +40,6 @@ static int git_fail(int gerr, const char *fmt, const char *arg)
 	return mt_error_set(code, "%s: %s", what, git_message());
 }
 
-static int oom(void)
-{
-	return mt_error_set(MT_ENOMEM, "out of memory");
-}
-
 /* A path without its trailing slashes, through realpath when it exists. */
 static char *clean_dir(const char *path)
 {
@@ -73,7 +69,7 @@ int mt_git_repo_open(mt_git_repo **out, const char *path)
 	else
 		dir = strdup(path);
 	if (!dir || !(r = calloc(1, sizeof(*r)))) {
-		error = oom();
+		error = mt_error_oom();
 		goto cleanup;
 	}
 	if ((gerr = git_repository_open_ext(&r->repo, dir, 0, NULL)) < 0) {
@@ -93,7 +89,7 @@ int mt_git_repo_open(mt_git_repo **out, const char *path)
 	}
 	if (!(r->workdir = clean_dir(git_repository_workdir(r->repo))) ||
 	    !(r->gitdir = clean_dir(git_repository_commondir(r->repo)))) {
-		error = oom();
+		error = mt_error_oom();
 		goto cleanup;
 	}
 	*out = r;
@@ -148,7 +144,7 @@ int mt_git_head(char oid[MT_GIT_OID_HEX], char **branch, mt_git_repo *r)
 	git_oid_tostr(oid, MT_GIT_OID_HEX, git_object_id(commit));
 	if (git_repository_head_detached(r->repo) != 1 && git_reference_is_branch(head) &&
 	    !(*branch = strdup(git_reference_shorthand(head))))
-		error = oom();
+		error = mt_error_oom();
 cleanup:
 	git_object_free(commit);
 	git_reference_free(head);
@@ -250,7 +246,7 @@ int mt_git_blob_read(void **buf, size_t *len, mt_git_repo *r, const char *blob)
 	n = (size_t)git_blob_rawsize(b);
 	if (!(*buf = malloc(n + 1))) {
 		git_blob_free(b);
-		return oom();
+		return mt_error_oom();
 	}
 	memcpy(*buf, git_blob_rawcontent(b), n);
 	((char *)*buf)[n] = '\0';
@@ -303,28 +299,7 @@ int mt_git_blob_materialise(char **path, mt_git_repo *r, const char *blob)
 	free(buf);
 done:
 	if (!(*path = strdup(final)))
-		return oom();
-	return 0;
-}
-
-int mt_git_hash_buffer(char oid[MT_GIT_OID_HEX], const void *buf, size_t len)
-{
-	git_oid id;
-	if (git_odb_hash(&id, buf, len, GIT_OBJECT_BLOB) < 0)
-		return mt_error_set(MT_ERROR, "cannot hash a buffer: %s", git_message());
-	git_oid_tostr(oid, MT_GIT_OID_HEX, &id);
-	return 0;
-}
-
-int mt_git_hash_file(char oid[MT_GIT_OID_HEX], const char *path)
-{
-	git_oid id;
-	if (git_odb_hashfile(&id, path, GIT_OBJECT_BLOB) < 0) {
-		git_error_clear();
-		return mt_error_set(MT_ENOTFOUND, "%s: cannot read the file to hash it: %s", path,
-				    strerror(errno ? errno : ENOENT));
-	}
-	git_oid_tostr(oid, MT_GIT_OID_HEX, &id);
+		return mt_error_oom();
 	return 0;
 }
 
@@ -344,10 +319,10 @@ static int push_string(char ***list, size_t *n, const char *s)
 		if (!strcmp((*list)[i], s))
 			return 0;
 	if (!(grown = realloc(*list, sizeof(char *) * (*n + 1))))
-		return oom();
+		return mt_error_oom();
 	*list = grown;
 	if (!(grown[*n] = strdup(s)))
-		return oom();
+		return mt_error_oom();
 	(*n)++;
 	return 0;
 }
@@ -450,7 +425,7 @@ int mt_git_note_read(char **text, mt_git_repo *r, const char *commit)
 	}
 	*text = strdup(git_note_message(note) ? git_note_message(note) : "");
 	git_note_free(note);
-	return *text ? 0 : oom();
+	return *text ? 0 : mt_error_oom();
 }
 
 int mt_git_note_write(mt_git_repo *r, const char *commit, const char *text)
@@ -501,20 +476,14 @@ int mt_git_hooks_dir(char **path, mt_git_repo *r)
 	git_error_clear();
 	git_buf_dispose(&buf);
 	git_config_free(cfg);
-	return *path ? 0 : oom();
+	return *path ? 0 : mt_error_oom();
 }
 
-static double now_s(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
-}
 
 int mt_git_lock_acquire(mt_git_lock **out, mt_git_repo *r, const char *name, double wait_seconds)
 {
 	char dir[PATH_MAX], path[PATH_MAX + 64], holder[32] = "";
-	double deadline = now_s() + (wait_seconds > 0 ? wait_seconds : 0);
+	double deadline = mt_clock_now() + (wait_seconds > 0 ? wait_seconds : 0);
 	mt_git_lock *lock;
 	ssize_t n;
 	int fd, error;
@@ -534,7 +503,7 @@ int mt_git_lock_acquire(mt_git_lock **out, mt_git_repo *r, const char *name, dou
 			close(fd);
 			return error;
 		}
-		if (now_s() >= deadline) {
+		if (mt_clock_now() >= deadline) {
 			n = pread(fd, holder, sizeof(holder) - 1, 0);
 			holder[n > 0 ? n : 0] = '\0';
 			holder[strcspn(holder, "\n")] = '\0';
@@ -552,7 +521,7 @@ int mt_git_lock_acquire(mt_git_lock **out, mt_git_repo *r, const char *name, dou
 	}
 	if (!(lock = malloc(sizeof(*lock)))) {
 		close(fd);
-		return oom();
+		return mt_error_oom();
 	}
 	lock->fd = fd;
 	*out = lock;

@@ -4,6 +4,7 @@
  * mt_dataset_new, so every dataset passes the same checks. */
 #include "mutorch/dataset.h"
 #include "mutorch/error.h"
+#include "mutorch/rng.h"
 
 #include <limits.h>
 #include <math.h>
@@ -196,57 +197,6 @@ int mt_dataset_select(mt_dataset **out, const mt_dataset *src,
 	return 0;
 }
 
-/*
- * The permutation is reproducible from its description alone:
- * xoshiro256** (Blackman & Vigna) seeded with four successive outputs of
- * splitmix64(seed); Fisher-Yates from the end: for i = n-1 down to 1,
- * j = uniform in [0, i] by rejection (draw r, reject r < 2^64 mod (i+1),
- * j = r mod (i+1)), swap perm[i] and perm[j].
- */
-typedef struct {
-	uint64_t s[4];
-} xoshiro256;
-
-static uint64_t splitmix64(uint64_t *state)
-{
-	uint64_t z = (*state += 0x9e3779b97f4a7c15ULL);
-	z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ULL;
-	z = (z ^ (z >> 27)) * 0x94d049bb133111ebULL;
-	return z ^ (z >> 31);
-}
-
-static uint64_t rotl64(uint64_t x, int k) { return (x << k) | (x >> (64 - k)); }
-
-static void xoshiro_seed(xoshiro256 *rng, uint64_t seed)
-{
-	int i;
-	for (i = 0; i < 4; i++)
-		rng->s[i] = splitmix64(&seed);
-}
-
-static uint64_t xoshiro_next(xoshiro256 *rng)
-{
-	uint64_t *s = rng->s;
-	uint64_t result = rotl64(s[1] * 5, 7) * 9;
-	uint64_t t = s[1] << 17;
-	s[2] ^= s[0];
-	s[3] ^= s[1];
-	s[1] ^= s[2];
-	s[0] ^= s[3];
-	s[2] ^= t;
-	s[3] = rotl64(s[3], 45);
-	return result;
-}
-
-static uint64_t xoshiro_below(xoshiro256 *rng, uint64_t bound)
-{
-	uint64_t threshold = (0 - bound) % bound, r;
-	do
-		r = xoshiro_next(rng);
-	while (r < threshold);
-	return r % bound;
-}
-
 /* All samples of src, in order, as a new dataset. */
 static int select_all(mt_dataset **out, const mt_dataset *src)
 {
@@ -267,8 +217,8 @@ int mt_dataset_split(mt_dataset **train, mt_dataset **val,
 {
 	int64_t *perm = NULL, *train_idx = NULL, *val_idx = NULL;
 	unsigned char *in_val = NULL;
-	int64_t i, n, n_val, nt = 0, nv = 0, tmp;
-	xoshiro256 rng;
+	int64_t i, n, n_val, nt = 0, nv = 0;
+	mt_rng rng;
 	int error = 0;
 
 	if (!train || !val)
@@ -301,15 +251,10 @@ int mt_dataset_split(mt_dataset **train, mt_dataset **val,
 		error = mt_error_set(MT_ENOMEM, "%s: out of memory", src->name);
 		goto cleanup;
 	}
-	for (i = 0; i < n; i++)
-		perm[i] = i;
-	xoshiro_seed(&rng, seed);
-	for (i = n - 1; i > 0; i--) {
-		int64_t j = (int64_t)xoshiro_below(&rng, (uint64_t)i + 1);
-		tmp = perm[i];
-		perm[i] = perm[j];
-		perm[j] = tmp;
-	}
+	/* The permutation is mt_rng_permutation's (rng.h), seeded with seed:
+	 * reproducible from its description alone. */
+	mt_rng_seed(&rng, seed);
+	mt_rng_permutation(&rng, perm, n);
 	for (i = n - n_val; i < n; i++)
 		in_val[perm[i]] = 1;
 	/* Each part in ascending original order: only membership depends on

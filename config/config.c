@@ -30,64 +30,13 @@ typedef struct {
 
 /* ---- names ------------------------------------------------------------- */
 
-static const char *const optim_names[] = { "sgd", "adam", "adamw", "rmsprop", "adagrad" };
-static const char *const loss_names[] = { "cross_entropy", "nll", "mse" };
-static const char *const init_names[] = { "default", "xavier_uniform", "xavier_normal",
-	"kaiming_uniform", "kaiming_normal", "normal", "uniform", "zeros" };
 static const char *const format_names[] = { "idx", "cifar10", "npy", "torch" };
 
 #define COUNT(a) (sizeof(a) / sizeof((a)[0]))
 
-static const char *name_of(const char *const *names, size_t n, int v)
-{
-	return v >= 0 && (size_t)v < n ? names[v] : "unknown";
-}
-
-const char *mt_optim_kind_name(mt_optim_kind kind)
-{
-	return name_of(optim_names, COUNT(optim_names), (int)kind);
-}
-const char *mt_loss_kind_name(mt_loss_kind kind)
-{
-	return name_of(loss_names, COUNT(loss_names), (int)kind);
-}
-const char *mt_init_kind_name(mt_init_kind kind)
-{
-	return name_of(init_names, COUNT(init_names), (int)kind);
-}
 const char *mt_data_format_name(mt_data_format fmt)
 {
-	return name_of(format_names, COUNT(format_names), (int)fmt);
-}
-
-/* PyTorch's defaults (torch.optim, 1.13). Fields an optimizer does not use
- * stay 0, so equal settings compare (and hash) equal. */
-void mt_optim_config_defaults(mt_optim_config *out, mt_optim_kind kind)
-{
-	memset(out, 0, sizeof(*out));
-	out->kind = kind;
-	switch (kind) {
-	case MT_OPTIM_SGD:
-		out->lr = 0.01;
-		break;
-	case MT_OPTIM_ADAM:
-	case MT_OPTIM_ADAMW:
-		out->lr = 0.001;
-		out->beta1 = 0.9;
-		out->beta2 = 0.999;
-		out->eps = 1e-8;
-		out->weight_decay = kind == MT_OPTIM_ADAMW ? 0.01 : 0;
-		break;
-	case MT_OPTIM_RMSPROP:
-		out->lr = 0.01;
-		out->alpha = 0.99;
-		out->eps = 1e-8;
-		break;
-	case MT_OPTIM_ADAGRAD:
-		out->lr = 0.01;
-		out->eps = 1e-10;
-		break;
-	}
+	return (int)fmt >= 0 && (size_t)fmt < COUNT(format_names) ? format_names[fmt] : "unknown";
 }
 
 /* ---- node helpers ------------------------------------------------------- */
@@ -157,11 +106,6 @@ static int err_type(const load_ctx *ctx, const yaml_node_t *n, const char *key,
 static int err_missing(const load_ctx *ctx, const char *key)
 {
 	return mt_error_set(MT_EINVALID, "%s: missing required key '%s'", ctx->name, key);
-}
-
-static int oom(void)
-{
-	return mt_error_set(MT_ENOMEM, "out of memory");
 }
 
 static void join_key(char *buf, const char *prefix, const char *key)
@@ -435,7 +379,7 @@ static int get_string(char **out, yaml_node_t **node, const load_ctx *ctx,
 	if (v->type != YAML_SCALAR_NODE || !*scalar_text(v))
 		return err_type(ctx, v, full, "a string");
 	if (!(*out = strdup(scalar_text(v))))
-		return oom();
+		return mt_error_oom();
 	return 0;
 }
 
@@ -445,7 +389,7 @@ static int resolve(char **path, const load_ctx *ctx)
 	if (!*path)
 		return 0;
 	if (!(joined = mt_io_path_join(ctx->base_dir, *path)))
-		return oom();
+		return mt_error_oom();
 	free(*path);
 	*path = joined;
 	return 0;
@@ -459,7 +403,7 @@ static int get_path(char **out, const load_ctx *ctx, const yaml_node_t *map,
 	if (error < 0)
 		return error;
 	if (!*out && def && !(*out = strdup(def)))
-		return oom();
+		return mt_error_oom();
 	return resolve(out, ctx);
 }
 
@@ -493,6 +437,8 @@ static int load_model(load_ctx *ctx, const yaml_node_t *root)
 		"input_shape", "output" };
 	mt_config *cfg = ctx->cfg;
 	yaml_node_t *model, *arch_node, *ts_node, *shape;
+	const char *const *names;
+	size_t nnames;
 	int error, init = (int)cfg->init;
 
 	if ((error = get_mapping(&model, ctx, root, NULL, "model", keys, COUNT(keys))) < 0)
@@ -522,7 +468,7 @@ static int load_model(load_ctx *ctx, const yaml_node_t *root)
 				len += strlen(scalar_text(l)) + 1;
 			}
 			if (!(cfg->architecture = calloc(1, len)))
-				return oom();
+				return mt_error_oom();
 			for (item = arch_node->data.sequence.items.start;
 			     item < arch_node->data.sequence.items.top; item++) {
 				if (item > arch_node->data.sequence.items.start)
@@ -531,7 +477,7 @@ static int load_model(load_ctx *ctx, const yaml_node_t *root)
 			}
 		} else if (arch_node->type == YAML_SCALAR_NODE) {
 			if (!(cfg->architecture = strdup(scalar_text(arch_node))))
-				return oom();
+				return mt_error_oom();
 		} else {
 			return err_type(ctx, arch_node, "model.architecture",
 					"a string or a list of layer strings");
@@ -545,8 +491,8 @@ static int load_model(load_ctx *ctx, const yaml_node_t *root)
 			return error;
 	}
 
-	if ((error = get_enum(&init, ctx, model, "model", "init", init_names,
-			      COUNT(init_names))) < 0)
+	names = mt_init_kind_names(&nnames);
+	if ((error = get_enum(&init, ctx, model, "model", "init", names, nnames)) < 0)
 		return error;
 	cfg->init = (mt_init_kind)init;
 
@@ -581,10 +527,10 @@ static int push_path(mt_data_source *src, const char *path, const load_ctx *ctx)
 {
 	char **grown = realloc(src->paths, (src->npaths + 1) * sizeof(*grown));
 	if (!grown)
-		return oom();
+		return mt_error_oom();
 	src->paths = grown;
 	if (!(src->paths[src->npaths] = mt_io_path_join(ctx->base_dir, path)))
-		return oom();
+		return mt_error_oom();
 	src->npaths++;
 	return 0;
 }
@@ -776,6 +722,8 @@ static int load_optimizer(load_ctx *ctx, const yaml_node_t *training)
 	};
 	const char *P = "training.optimizer";
 	mt_optim_config *o = &ctx->cfg->optim;
+	size_t noptim;
+	const char *const *optim_names = mt_optim_kind_names(&noptim);
 	yaml_node_t *v = lookup(ctx, training, "optimizer"), *betas;
 	yaml_node_pair_t *pair;
 	int error, kind = MT_OPTIM_ADAM;
@@ -785,7 +733,7 @@ static int load_optimizer(load_ctx *ctx, const yaml_node_t *training)
 	if (v->type == YAML_SCALAR_NODE) {
 		/* Shorthand: `optimizer: sgd` takes all of PyTorch's defaults. */
 		if ((error = get_enum(&kind, ctx, training, "training", "optimizer",
-				      optim_names, COUNT(optim_names))) < 0)
+				      optim_names, noptim)) < 0)
 			return error;
 		mt_optim_config_defaults(o, (mt_optim_kind)kind);
 		return 0;
@@ -796,7 +744,7 @@ static int load_optimizer(load_ctx *ctx, const yaml_node_t *training)
 		return error;
 	if (!lookup(ctx, v, "name"))
 		return err_missing(ctx, "training.optimizer.name");
-	if ((error = get_enum(&kind, ctx, v, P, "name", optim_names, COUNT(optim_names))) < 0)
+	if ((error = get_enum(&kind, ctx, v, P, "name", optim_names, noptim)) < 0)
 		return error;
 	mt_optim_config_defaults(o, (mt_optim_kind)kind);
 
@@ -858,6 +806,8 @@ static int load_training(load_ctx *ctx, const yaml_node_t *root)
 	const char *P = "training";
 	mt_config *cfg = ctx->cfg;
 	yaml_node_t *t;
+	size_t nloss;
+	const char *const *loss_names = mt_loss_kind_names(&nloss);
 	int error, loss = (int)cfg->loss;
 
 	if ((error = get_mapping(&t, ctx, root, NULL, "training", keys, COUNT(keys))) < 0)
@@ -865,7 +815,7 @@ static int load_training(load_ctx *ctx, const yaml_node_t *root)
 	if (!t)
 		return 0;
 	if ((error = load_optimizer(ctx, t)) < 0 ||
-	    (error = get_enum(&loss, ctx, t, P, "loss", loss_names, COUNT(loss_names))) < 0 ||
+	    (error = get_enum(&loss, ctx, t, P, "loss", loss_names, nloss)) < 0 ||
 	    (error = get_int(&cfg->epochs, ctx, t, P, "epochs", 1)) < 0 ||
 	    (error = get_int64(&cfg->batch_size, ctx, t, P, "batch_size", 1, INT64_MAX)) < 0 ||
 	    (error = get_int64(&cfg->eval_batch_size, ctx, t, P, "eval_batch_size", 1,
@@ -920,7 +870,7 @@ static int param_value(char **out, const load_ctx *ctx, const yaml_node_t *v,
 	size_t len = 1;
 
 	if (v->type == YAML_SCALAR_NODE)
-		return (*out = strdup(is_null(v) ? "" : scalar_text(v))) ? 0 : oom();
+		return (*out = strdup(is_null(v) ? "" : scalar_text(v))) ? 0 : mt_error_oom();
 	if (v->type != YAML_SEQUENCE_NODE)
 		return err_type(ctx, v, key, "a value or a list of values");
 	for (item = v->data.sequence.items.start; item < v->data.sequence.items.top; item++) {
@@ -930,7 +880,7 @@ static int param_value(char **out, const load_ctx *ctx, const yaml_node_t *v,
 		len += strlen(scalar_text(e)) + 1;
 	}
 	if (!(*out = calloc(1, len)))
-		return oom();
+		return mt_error_oom();
 	for (item = v->data.sequence.items.start; item < v->data.sequence.items.top; item++) {
 		if (item > v->data.sequence.items.start)
 			strcat(*out, ",");
@@ -958,7 +908,7 @@ static int load_mutation_list(mt_config_mutation **out, size_t *count, load_ctx 
 	if (n == 0)
 		return 0;
 	if (!(entries = calloc(n, sizeof(*entries))))
-		return oom();
+		return mt_error_oom();
 	*out = entries;
 	*count = n;
 
@@ -980,11 +930,11 @@ static int load_mutation_list(mt_config_mutation **out, size_t *count, load_ctx 
 		if (op->type != YAML_SCALAR_NODE)
 			return err_type(ctx, op, full, "an operator name");
 		if (!(m->op = strdup(scalar_text(op))))
-			return oom();
+			return mt_error_oom();
 
 		np = (size_t)(e->data.mapping.pairs.top - e->data.mapping.pairs.start) - 1;
 		if (np && !(m->params = calloc(np, sizeof(*m->params))))
-			return oom();
+			return mt_error_oom();
 		for (pair = e->data.mapping.pairs.start; pair < e->data.mapping.pairs.top; pair++) {
 			yaml_node_t *k = node_at(ctx, pair->key);
 			mt_config_param *p;
@@ -1000,7 +950,7 @@ static int load_mutation_list(mt_config_mutation **out, size_t *count, load_ctx 
 			p = &m->params[m->nparams];
 			p->line = line_of(k);
 			if (!(p->key = strdup(scalar_text(k))))
-				return oom();
+				return mt_error_oom();
 			m->nparams++;
 			if ((error = param_value(&p->value, ctx, node_at(ctx, pair->value),
 						 full)) < 0)
@@ -1109,7 +1059,7 @@ static int cross_check(load_ctx *ctx)
 		const int64_t *s = cfg->input_shape;
 		const int64_t *last;
 		if (!(shapes = calloc(ctx->arch->nlayers, sizeof(*shapes))))
-			return oom();
+			return mt_error_oom();
 		if ((error = mt_arch_check(ctx->arch, cfg->input_shape, shapes)) < 0) {
 			mt_error_prefix("%s:%d: 'model.architecture' on input_shape [%lld, %lld, %lld]: ",
 					ctx->name, ctx->arch_line, (long long)s[0],
@@ -1184,7 +1134,7 @@ int mt_config_load_buffer(mt_config **out, const char *buf, size_t len,
 		base_dir = ".";
 	if (!(cfg = calloc(1, sizeof(*cfg))) || !(cfg->path = strdup(name)) ||
 	    !(cfg->base_dir = strdup(base_dir))) {
-		error = oom();
+		error = mt_error_oom();
 		goto cleanup;
 	}
 	set_defaults(cfg);
@@ -1194,7 +1144,7 @@ int mt_config_load_buffer(mt_config **out, const char *buf, size_t len,
 	ctx.doc = &doc;
 
 	if (!yaml_parser_initialize(&parser)) {
-		error = oom();
+		error = mt_error_oom();
 		goto cleanup;
 	}
 	parser_ok = 1;
@@ -1260,7 +1210,7 @@ int mt_config_load(mt_config **out, const char *path)
 		return error;
 	if (!(dir = mt_io_dirname(path))) {
 		free(buf);
-		return oom();
+		return mt_error_oom();
 	}
 	error = mt_config_load_buffer(out, buf, len, path, dir);
 	free(dir);
@@ -1351,7 +1301,7 @@ int mt_config_copy(mt_config **out, const mt_config *src)
 
 	*out = NULL;
 	if (!(cfg = malloc(sizeof(*cfg))))
-		return oom();
+		return mt_error_oom();
 	*cfg = *src;
 	/* no pointer of src may survive in cfg: mt_config_free frees them */
 	cfg->path = cfg->base_dir = cfg->architecture = cfg->torchscript = NULL;
@@ -1372,7 +1322,7 @@ int mt_config_copy(mt_config **out, const mt_config *src)
 	    copy_mutations(&cfg->source_level, &cfg->nsource_level, src->source_level,
 			   src->nsource_level) < 0) {
 		mt_config_free(cfg);
-		return oom();
+		return mt_error_oom();
 	}
 	*out = cfg;
 	return 0;

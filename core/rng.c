@@ -2,6 +2,7 @@
 #include "mutorch/rng.h"
 
 #include "mutorch/error.h"
+#include "mutorch/hash.h"
 
 #include <math.h>
 #include <stdlib.h>
@@ -29,6 +30,11 @@ uint64_t mt_rng_derive(uint64_t seed, uint64_t stream)
 	uint64_t x = seed ^ (stream * 0xd1342543de82ef95ULL + 0x2545f4914f6cdd1dULL);
 	splitmix64(&x);
 	return splitmix64(&x);
+}
+
+uint64_t mt_rng_seed_for_id(uint64_t seed, const char *id)
+{
+	return mt_rng_derive(seed, mt_fnv1a64(id, strlen(id), MT_FNV1A64_INIT));
 }
 
 uint64_t mt_rng_next(mt_rng *rng)

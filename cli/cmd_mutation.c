@@ -238,7 +238,7 @@ int cmd_score(int argc, char **argv)
 	if (optind < argc)
 		return cli_usage_error("score", "unexpected argument '%s'", argv[optind]);
 	if (!(path = mt_io_path_join(dir, "killmatrix.mtkm"))) {
-		error = mt_error_set(MT_ENOMEM, "out of memory");
+		error = mt_error_oom();
 		goto cleanup;
 	}
 	if (access(path, F_OK) != 0) {

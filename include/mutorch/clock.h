@@ -1,0 +1,17 @@
+/*
+ * mutorch/clock.h - elapsed time.
+ */
+#ifndef MUTORCH_CLOCK_H
+#define MUTORCH_CLOCK_H
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/* Seconds on the monotonic clock (only differences mean anything). */
+double mt_clock_now(void);
+
+#ifdef __cplusplus
+}
+#endif
+#endif
