@@ -14,6 +14,7 @@
 
 #include "mutorch/error.h"
 #include "mutorch/hash.h"
+#include "mutorch/strbuf.h"
 #include "mutorch/io.h"
 #include "mutorch/shim.h"
 #include "mutorch/source.h"
@@ -232,68 +233,28 @@ cleanup:
 	return error;
 }
 
-/* Append printf text to a growing buffer. */
-typedef struct {
-	char *buf;
-	size_t len, cap;
-	int failed;
-} text_buf;
-
-#if defined(__GNUC__)
-__attribute__((format(printf, 2, 3)))
-#endif
-static void tb_printf(text_buf *tb, const char *fmt, ...)
-{
-	va_list ap;
-	int n;
-	if (tb->failed)
-		return;
-	for (;;) {
-		size_t room = tb->cap - tb->len;
-		va_start(ap, fmt);
-		n = vsnprintf(tb->buf ? tb->buf + tb->len : NULL, tb->buf ? room : 0, fmt, ap);
-		va_end(ap);
-		if (n < 0) {
-			tb->failed = 1;
-			return;
-		}
-		if (tb->buf && (size_t)n < room) {
-			tb->len += (size_t)n;
-			return;
-		}
-		size_t cap = (tb->cap ? tb->cap * 2 : 1024) + (size_t)n + 1;
-		char *grown = realloc(tb->buf, cap);
-		if (!grown) {
-			tb->failed = 1;
-			return;
-		}
-		tb->buf = grown;
-		tb->cap = cap;
-	}
-}
-
 /* The config fields that decide model-level results, as canonical text.
  * The training recipe, the train set, run.dir and ci are not among them. */
-static void config_text(text_buf *tb, const mt_config *cfg)
+static void config_text(mt_strbuf *tb, const mt_config *cfg)
 {
-	tb_printf(tb, "format %s\nclasses %d\n", mt_data_format_name(cfg->format), cfg->num_classes);
-	tb_printf(tb, "architecture %s\n", cfg->architecture ? cfg->architecture : "-");
-	tb_printf(tb, "input_shape %d %lld %lld %lld\n", cfg->has_input_shape,
+	mt_strbuf_printf(tb, "format %s\nclasses %d\n", mt_data_format_name(cfg->format), cfg->num_classes);
+	mt_strbuf_printf(tb, "architecture %s\n", cfg->architecture ? cfg->architecture : "-");
+	mt_strbuf_printf(tb, "input_shape %d %lld %lld %lld\n", cfg->has_input_shape,
 		  (long long)cfg->input_shape[0], (long long)cfg->input_shape[1], (long long)cfg->input_shape[2]);
-	tb_printf(tb, "normalize %.17g", cfg->norm_scale);
+	mt_strbuf_printf(tb, "normalize %.17g", cfg->norm_scale);
 	for (int i = 0; i < cfg->nnorm; i++)
-		tb_printf(tb, " %.17g/%.17g", cfg->norm_mean[i], cfg->norm_std[i]);
-	tb_printf(tb, "\ntest_limit %lld\neval_batch_size %lld\nthreads %d\nseed %llu\n",
+		mt_strbuf_printf(tb, " %.17g/%.17g", cfg->norm_mean[i], cfg->norm_std[i]);
+	mt_strbuf_printf(tb, "\ntest_limit %lld\neval_batch_size %lld\nthreads %d\nseed %llu\n",
 		  (long long)cfg->test_limit, (long long)cfg->eval_batch_size, cfg->threads,
 		  (unsigned long long)cfg->seed);
-	tb_printf(tb, "mutation_seed %llu\naccuracy_filter %.17g\n",
+	mt_strbuf_printf(tb, "mutation_seed %llu\naccuracy_filter %.17g\n",
 		  (unsigned long long)cfg->mutation_seed, cfg->accuracy_filter);
 	for (size_t i = 0; i < cfg->nmodel_level; i++) {
 		const mt_config_mutation *m = &cfg->model_level[i];
-		tb_printf(tb, "model_level %s", m->op);
+		mt_strbuf_printf(tb, "model_level %s", m->op);
 		for (size_t j = 0; j < m->nparams; j++)
-			tb_printf(tb, " %s=%s", m->params[j].key, m->params[j].value);
-		tb_printf(tb, "\n");
+			mt_strbuf_printf(tb, " %s=%s", m->params[j].key, m->params[j].value);
+		mt_strbuf_printf(tb, "\n");
 	}
 }
 
@@ -306,7 +267,7 @@ static int compute_source_key(cli_rev *rev, const char *config_digest)
 	const mt_config *cfg = rev->cfg;
 	mt_config *copy = NULL;
 	char *recipe = NULL;
-	text_buf key = {0};
+	mt_strbuf key = MT_STRBUF_INIT;
 	int error;
 
 	if ((error = mt_config_copy(&copy, cfg)) < 0)
@@ -322,21 +283,21 @@ static int compute_source_key(cli_rev *rev, const char *config_digest)
 	}
 	if ((error = mt_source_recipe_text(&recipe, copy)) < 0)
 		goto cleanup;
-	tb_printf(&key, "mutorch source-level key 1\nmutorch %s\ntorch %s\nconfig %s\nrecipe %s\n",
+	mt_strbuf_printf(&key, "mutorch source-level key 1\nmutorch %s\ntorch %s\nconfig %s\nrecipe %s\n",
 		  MUTORCH_VERSION, mt_shim_torch_version(), config_digest, recipe);
-	tb_printf(&key, "train_limit %lld\nsource runs=%d rule=%d alpha=%.17g effect=%.17g correction=%d "
+	mt_strbuf_printf(&key, "train_limit %lld\nsource runs=%d rule=%d alpha=%.17g effect=%.17g correction=%d "
 		  "sequential=%d max_runs=%d\n", (long long)cfg->train_limit, cfg->src_runs, cfg->src_rule,
 		  cfg->src_alpha, cfg->src_effect, cfg->src_correction, cfg->src_sequential, cfg->src_max_runs);
 	for (size_t i = 0; i < cfg->nsource_level; i++) {
 		const mt_config_mutation *m = &cfg->source_level[i];
-		tb_printf(&key, "source_level %s", m->op);
+		mt_strbuf_printf(&key, "source_level %s", m->op);
 		for (size_t j = 0; j < m->nparams; j++)
-			tb_printf(&key, " %s=%s", m->params[j].key, m->params[j].value);
-		tb_printf(&key, "\n");
+			mt_strbuf_printf(&key, " %s=%s", m->params[j].key, m->params[j].value);
+		mt_strbuf_printf(&key, "\n");
 	}
 	for (size_t i = 0; i < rev->ninputs; i++)
 		if (rev->inputs[i].role != CLI_INPUT_CONFIG)
-			tb_printf(&key, "%s %s\n", cli_input_role_name(rev->inputs[i].role),
+			mt_strbuf_printf(&key, "%s %s\n", cli_input_role_name(rev->inputs[i].role),
 				  rev->inputs[i].hash[0] ? rev->inputs[i].hash : "-");
 	if (key.failed) {
 		error = mt_error_oom();
@@ -345,14 +306,14 @@ static int compute_source_key(cli_rev *rev, const char *config_digest)
 	error = mt_hash_blob(rev->source_key, key.buf, key.len);
 cleanup:
 	free(recipe);
-	free(key.buf);
+	mt_strbuf_dispose(&key);
 	mt_config_free(copy);
 	return error;
 }
 
 static int compute_keys(cli_rev *rev)
 {
-	text_buf cfgt = {0}, key = {0};
+	mt_strbuf cfgt = MT_STRBUF_INIT, key = MT_STRBUF_INIT;
 	int error = 0;
 
 	config_text(&cfgt, rev->cfg);
@@ -362,11 +323,11 @@ static int compute_keys(cli_rev *rev)
 	}
 	if ((error = mt_hash_blob(rev->config_digest, cfgt.buf, cfgt.len)) < 0)
 		goto cleanup;
-	tb_printf(&key, "mutorch model-level key 1\nmutorch %s\ntorch %s\nconfig %s\n", MUTORCH_VERSION,
+	mt_strbuf_printf(&key, "mutorch model-level key 1\nmutorch %s\ntorch %s\nconfig %s\n", MUTORCH_VERSION,
 		  mt_shim_torch_version(), rev->config_digest);
 	for (size_t i = 0; i < rev->ninputs; i++)
 		if (rev->inputs[i].role == CLI_INPUT_MODEL || rev->inputs[i].role == CLI_INPUT_TEST)
-			tb_printf(&key, "%s %s\n", cli_input_role_name(rev->inputs[i].role), rev->inputs[i].hash);
+			mt_strbuf_printf(&key, "%s %s\n", cli_input_role_name(rev->inputs[i].role), rev->inputs[i].hash);
 	if (key.failed) {
 		error = mt_error_oom();
 		goto cleanup;
@@ -376,8 +337,8 @@ static int compute_keys(cli_rev *rev)
 	if (rev->cfg->nsource_level > 0)
 		error = compute_source_key(rev, rev->config_digest);
 cleanup:
-	free(cfgt.buf);
-	free(key.buf);
+	mt_strbuf_dispose(&cfgt);
+	mt_strbuf_dispose(&key);
 	return error;
 }
 
@@ -498,60 +459,5 @@ cleanup:
 	free(tree_path);
 	cli_rev_free(rev);
 	mt_git_repo_free(repo);
-	return error;
-}
-
-int cli_killmatrix_digest(char digest[MT_GIT_OID_HEX], const mt_killmatrix *km)
-{
-	static const char *const kept[] = {"plan_digest", "mutation_seed", "threads",
-					   "torch_version", "mutorch_version"};
-	size_t n = mt_killmatrix_input_count(km), m;
-	int64_t *classes = malloc(sizeof(int64_t) * (n ? n : 1));
-	int64_t *original = malloc(sizeof(int64_t) * (n ? n : 1));
-	int64_t *pred = malloc(sizeof(int64_t) * (n ? n : 1));
-	mt_killmatrix *copy = NULL;
-	void *buf = NULL;
-	size_t len;
-	int error;
-
-	if (!classes || !original || !pred) {
-		error = mt_error_oom();
-		goto cleanup;
-	}
-	for (size_t t = 0; t < n; t++) {
-		classes[t] = mt_killmatrix_input_class(km, t);
-		original[t] = mt_killmatrix_original_prediction(km, t);
-	}
-	if ((error = mt_killmatrix_new(&copy, n, mt_killmatrix_class_count(km), classes, original)) < 0 ||
-	    (error = mt_killmatrix_set_accuracy_filter(copy, mt_killmatrix_accuracy_filter(km))) < 0)
-		goto cleanup;
-	for (m = 0; m < mt_killmatrix_mutant_count(km); m++) {
-		mt_mutant_record rec = *mt_killmatrix_mutant(km, m);
-		rec.seconds = 0; /* times differ between runs; results do not */
-		if (mt_killmatrix_has_predictions(km, m)) {
-			for (size_t t = 0; t < n; t++)
-				pred[t] = mt_killmatrix_prediction(km, m, t);
-			rec.status = MT_MUTANT_PENDING;
-			error = mt_killmatrix_add_mutant(copy, &rec, pred);
-		} else {
-			error = mt_killmatrix_add_mutant(copy, &rec, NULL);
-		}
-		if (error < 0)
-			goto cleanup;
-	}
-	for (size_t i = 0; i < sizeof(kept) / sizeof(kept[0]); i++) {
-		const char *v = mt_killmatrix_meta(km, kept[i]);
-		if (v && (error = mt_killmatrix_set_meta(copy, kept[i], v)) < 0)
-			goto cleanup;
-	}
-	if ((error = mt_killmatrix_serialize(&buf, &len, copy)) < 0)
-		goto cleanup;
-	error = mt_hash_blob(digest, buf, len);
-cleanup:
-	free(buf);
-	free(classes);
-	free(original);
-	free(pred);
-	mt_killmatrix_free(copy);
 	return error;
 }

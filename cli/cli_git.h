@@ -62,10 +62,5 @@ int cli_load_config_at_rev(mt_config **cfg, char **export_path, char commit[MT_G
 /* Role name: "config", "model", "test set", "train set". */
 const char *cli_input_role_name(cli_input_role role);
 
-/* The digest of a kill matrix's content: the git blob id of its
- * serialization with evaluation times zeroed and only the deterministic
- * metadata (plan digest, seeds, threads, versions), so two runs that
- * computed the same kills, predictions and statuses have the same digest. */
-int cli_killmatrix_digest(char digest[MT_GIT_OID_HEX], const mt_killmatrix *km);
 
 #endif

@@ -36,7 +36,7 @@ int cmd_eval(int argc, char **argv)
 		{"predictions", required_argument, NULL, 'p'},
 		{"help", no_argument, NULL, 'h'},
 		{NULL, 0, NULL, 0}};
-	const char *config_path = NULL, *model_path = NULL, *pred_path = NULL;
+	const char *config_path = NULL, *model_path = NULL, *pred_path = NULL, *loaded = NULL;
 	int json = 0, c, error = 0, rc;
 	mt_config *cfg = NULL;
 	mt_dataset *test = NULL;
@@ -64,7 +64,7 @@ int cmd_eval(int argc, char **argv)
 	if ((error = cli_load_config(&cfg, config_path)) < 0 ||
 	    (error = mt_runner_load_dataset(&test, cfg, MT_SPLIT_TEST)) < 0 ||
 	    (error = mt_runner_tensors(&tx, &ty, cfg, test)) < 0 ||
-	    (error = mt_runner_trained_model(&model, cfg, model_path)) < 0)
+	    (error = mt_runner_trained_model(&model, &loaded, cfg, model_path)) < 0)
 		goto cleanup;
 	t0 = mt_clock_now();
 	if ((error = mt_runner_evaluate(&res, model, tx, mt_dataset_labels(test),
@@ -97,8 +97,7 @@ int cmd_eval(int argc, char **argv)
 		json_object_set_new(o, "class_counts", cc);
 		json_object_set_new(o, "n", json_integer(res.n));
 		json_object_set_new(o, "correct", json_integer(res.correct));
-		json_object_set_new(o, "model", json_string(model_path ? model_path
-					: cfg->output));
+		json_object_set_new(o, "model", json_string(loaded));
 		json_object_set_new(o, "threads", json_integer(cfg->threads));
 		json_object_set_new(o, "seed", json_integer((json_int_t)cfg->seed));
 		json_object_set_new(o, "torch_version", json_string(mt_shim_torch_version()));

@@ -16,6 +16,7 @@
 #include "mutorch/operators.h"
 #include "mutorch/plan.h"
 #include "mutorch/runner.h"
+#include "mutorch/source_plan.h"
 #include "mutorch/sourcerun.h"
 
 static const char run_usage[] =
@@ -75,13 +76,14 @@ int cmd_run(int argc, char **argv)
 		{"quiet", no_argument, NULL, 'q'},
 		{"help", no_argument, NULL, 'h'},
 		{NULL, 0, NULL, 0}};
-	mt_model_run_options o;
+	mt_run_options o;
 	const char *config_path = "mutorch.yml", *rev = NULL;
 	char *rev_config = NULL, commit[MT_GIT_OID_HEX] = "";
 	mt_config *cfg = NULL;
 	mt_killmatrix *km = NULL;
 	int json = 0, quiet = 0, c, error = 0, rc, level_model = 1, level_source = 0;
-	char *end, *source_json = NULL;
+	char *end;
+	mt_source_results *sres = NULL;
 
 	memset(&o, 0, sizeof(o));
 	o.jobs = 1;
@@ -148,42 +150,37 @@ int cmd_run(int argc, char **argv)
 		goto cleanup;
 	if (level_model && rev && !quiet) {
 		char digest[MT_GIT_OID_HEX];
-		if ((error = cli_killmatrix_digest(digest, km)) < 0)
+		if ((error = mt_killmatrix_digest(digest, km)) < 0)
 			goto cleanup;
 		fprintf(stderr, "revision %s (%.12s): kill-matrix digest %s\n", rev, commit, digest);
 	}
-	if (level_source) {
-		mt_source_run_options so;
-		memset(&so, 0, sizeof(so));
-		so.config_path = o.config_path;
-		so.run_dir = o.run_dir;
-		so.self_exe = o.self_exe;
-		so.jobs = o.jobs;
-		so.timeout = o.timeout;
-		so.force = o.force;
-		so.progress = o.progress;
-		so.progress_tty = o.progress_tty;
-		so.json = json;
-		so.out = stdout;
-		if (json && level_model)
-			so.json_out = &source_json;
-		if (level_model && !json)
-			error = print_report(km, 0);
-		if (error < 0 || (error = mt_source_run(cfg, &so)) < 0)
-			goto cleanup;
-		if (json && level_model) {
-			char *model_json = NULL;
-			if ((error = mt_killmatrix_json_string(&model_json, km)) < 0)
-				goto cleanup;
-			printf("{\"model_level\":%s,\"source_level\":%s}\n", model_json, source_json);
-			free(model_json);
-		}
-	} else {
+	if (level_model && !level_source)
 		error = print_report(km, json);
+	else if (level_model && !json)
+		error = print_report(km, 0);
+	if (error < 0 || !level_source)
+		goto cleanup;
+	if ((error = mt_source_run(&sres, cfg, &o)) < 0)
+		goto cleanup;
+	if (!json) {
+		error = mt_source_results_write_table(stdout, sres);
+	} else {
+		char *model_json = NULL, *source_json = NULL;
+		if ((level_model && (error = mt_killmatrix_json_string(&model_json, km)) < 0) ||
+		    (error = mt_source_results_json_string(&source_json, sres)) < 0) {
+			free(model_json);
+			goto cleanup;
+		}
+		if (level_model)
+			printf("{\"model_level\":%s,\"source_level\":%s}\n", model_json, source_json);
+		else
+			printf("%s\n", source_json);
+		free(model_json);
+		free(source_json);
 	}
 cleanup:
 	rc = error < 0 ? cli_fail("run", error) : MT_EXIT_OK;
-	free(source_json);
+	mt_source_results_free(sres);
 	mt_killmatrix_free(km);
 	mt_config_free(cfg);
 	free(rev_config);

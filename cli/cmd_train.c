@@ -65,8 +65,8 @@ int cmd_train(int argc, char **argv)
 	const char *config_path = NULL, *output = NULL;
 	int json = 0, quiet = 0, c, error = 0, rc;
 	mt_config *cfg = NULL;
-	mt_dataset *train_all = NULL, *train = NULL, *val = NULL, *test = NULL;
-	mt_tensor *x = NULL, *y = NULL, *vx = NULL, *vy = NULL, *tx = NULL, *ty = NULL;
+	mt_dataset *train = NULL, *test = NULL;
+	mt_tensor *tx = NULL, *ty = NULL;
 	mt_module *model = NULL;
 	mt_train_report report;
 	mt_eval_result res = {0};
@@ -96,25 +96,10 @@ int cmd_train(int argc, char **argv)
 	progress.stream = quiet ? NULL : stderr;
 	progress.tty = !quiet && isatty(STDERR_FILENO);
 
-	if ((error = mt_runner_load_dataset(&train_all, cfg, MT_SPLIT_TRAIN)) < 0 ||
-	    (error = mt_runner_load_dataset(&test, cfg, MT_SPLIT_TEST)) < 0)
-		goto cleanup;
-	if ((error = mt_dataset_split(&train, &val, train_all, cfg->validation_split,
-				      cfg->seed)) < 0)
-		goto cleanup;
-	if ((error = mt_runner_tensors(&x, &y, cfg, train)) < 0 ||
-	    (val && (error = mt_runner_tensors(&vx, &vy, cfg, val)) < 0) ||
-	    (error = mt_runner_tensors(&tx, &ty, cfg, test)) < 0)
-		goto cleanup;
-	if ((error = mt_runner_initial_model(&model, cfg)) < 0)
-		goto cleanup;
-	if (!quiet)
-		fprintf(stderr, "training on %lld samples (%lld validation), %d epochs, "
-			"batch %lld, %s lr %g, seed %llu, %d threads\n",
-			(long long)mt_dataset_count(train), (long long)(val ? mt_dataset_count(val) : 0),
-			cfg->epochs, (long long)cfg->batch_size, mt_optim_kind_name(cfg->optim.kind),
-			cfg->optim.lr, (unsigned long long)cfg->seed, cfg->threads);
-	if ((error = mt_runner_train(&report, model, cfg, x, y, NULL, 0, vx, vy, &progress)) < 0)
+	if ((error = mt_runner_load_dataset(&train, cfg, MT_SPLIT_TRAIN)) < 0 ||
+	    (error = mt_runner_load_dataset(&test, cfg, MT_SPLIT_TEST)) < 0 ||
+	    (error = mt_runner_tensors(&tx, &ty, cfg, test)) < 0 ||
+	    (error = mt_runner_train_pipeline(&model, &report, cfg, train, &progress)) < 0)
 		goto cleanup;
 	if ((error = save_model(model, output)) < 0)
 		goto cleanup;
@@ -151,15 +136,9 @@ cleanup:
 	rc = error < 0 ? cli_fail("train", error) : MT_EXIT_OK;
 	mt_eval_result_dispose(&res);
 	mt_module_free(model);
-	mt_tensor_free(x);
-	mt_tensor_free(y);
-	mt_tensor_free(vx);
-	mt_tensor_free(vy);
 	mt_tensor_free(tx);
 	mt_tensor_free(ty);
-	mt_dataset_free(train_all);
 	mt_dataset_free(train);
-	mt_dataset_free(val);
 	mt_dataset_free(test);
 	mt_config_free(cfg);
 	return rc;

@@ -1,6 +1,7 @@
 /* The kill matrix in memory: inputs, mutants, kill bits, metadata. */
 #include "internal.h"
 #include "mutorch/error.h"
+#include "mutorch/hash.h"
 #include "mutorch/io.h"
 
 #include <math.h>
@@ -517,3 +518,57 @@ int mt_killmatrix_meta_at(const char **key, const char **value,
 
 /* ---- text buffer ----------------------------------------------------- */
 
+int mt_killmatrix_digest(char digest[MT_HASH_HEX], const mt_killmatrix *km)
+{
+	static const char *const kept[] = {"plan_digest", "mutation_seed", "threads",
+					   "torch_version", "mutorch_version"};
+	size_t n = mt_killmatrix_input_count(km), m;
+	int64_t *classes = malloc(sizeof(int64_t) * (n ? n : 1));
+	int64_t *original = malloc(sizeof(int64_t) * (n ? n : 1));
+	int64_t *pred = malloc(sizeof(int64_t) * (n ? n : 1));
+	mt_killmatrix *copy = NULL;
+	void *buf = NULL;
+	size_t len;
+	int error;
+
+	if (!classes || !original || !pred) {
+		error = mt_error_oom();
+		goto cleanup;
+	}
+	for (size_t t = 0; t < n; t++) {
+		classes[t] = mt_killmatrix_input_class(km, t);
+		original[t] = mt_killmatrix_original_prediction(km, t);
+	}
+	if ((error = mt_killmatrix_new(&copy, n, mt_killmatrix_class_count(km), classes, original)) < 0 ||
+	    (error = mt_killmatrix_set_accuracy_filter(copy, mt_killmatrix_accuracy_filter(km))) < 0)
+		goto cleanup;
+	for (m = 0; m < mt_killmatrix_mutant_count(km); m++) {
+		mt_mutant_record rec = *mt_killmatrix_mutant(km, m);
+		rec.seconds = 0; /* times differ between runs; results do not */
+		if (mt_killmatrix_has_predictions(km, m)) {
+			for (size_t t = 0; t < n; t++)
+				pred[t] = mt_killmatrix_prediction(km, m, t);
+			rec.status = MT_MUTANT_PENDING;
+			error = mt_killmatrix_add_mutant(copy, &rec, pred);
+		} else {
+			error = mt_killmatrix_add_mutant(copy, &rec, NULL);
+		}
+		if (error < 0)
+			goto cleanup;
+	}
+	for (size_t i = 0; i < sizeof(kept) / sizeof(kept[0]); i++) {
+		const char *v = mt_killmatrix_meta(km, kept[i]);
+		if (v && (error = mt_killmatrix_set_meta(copy, kept[i], v)) < 0)
+			goto cleanup;
+	}
+	if ((error = mt_killmatrix_serialize(&buf, &len, copy)) < 0)
+		goto cleanup;
+	error = mt_hash_blob(digest, buf, len);
+cleanup:
+	free(buf);
+	free(classes);
+	free(original);
+	free(pred);
+	mt_killmatrix_free(copy);
+	return error;
+}

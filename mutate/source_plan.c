@@ -12,7 +12,7 @@
 #include <string.h>
 
 #include "mutorch/error.h"
-#include "mutorch/source.h"
+#include "mutorch/source_plan.h"
 
 void mt_source_variants_free(mt_source_variant *v, size_t count)
 {

@@ -36,15 +36,22 @@ cleanup:
 	return error;
 }
 
-int mt_runner_trained_model(mt_module **out, const mt_config *cfg, const char *path)
+int mt_runner_trained_model(mt_module **out, const char **loaded, const mt_config *cfg,
+			    const char *path)
 {
+	const char *unused;
 	*out = NULL;
-	if (path)
+	if (!loaded)
+		loaded = &unused;
+	*loaded = NULL;
+	if (!path && access(cfg->output, F_OK) == 0)
+		path = cfg->output;
+	if (!path && cfg->torchscript)
+		path = cfg->torchscript;
+	if (path) {
+		*loaded = path;
 		return mt_module_load(out, path);
-	if (access(cfg->output, F_OK) == 0)
-		return mt_module_load(out, cfg->output);
-	if (cfg->torchscript)
-		return mt_module_load(out, cfg->torchscript);
+	}
 	return mt_error_set(MT_ENOTFOUND,
 			    "%s: no trained model: %s does not exist (run `mutorch train %s` first)",
 			    cfg->path, cfg->output, cfg->path);

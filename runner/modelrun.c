@@ -48,7 +48,7 @@ static int setup_load(model_setup *s, const mt_config *cfg, int with_data)
 	    ((error = mt_runner_load_dataset(&s->test, cfg, MT_SPLIT_TEST)) < 0 ||
 	     (error = mt_runner_tensors(&s->x, &s->y, cfg, s->test)) < 0))
 		goto fail;
-	if ((error = mt_runner_trained_model(&s->model, cfg, NULL)) < 0 ||
+	if ((error = mt_runner_trained_model(&s->model, NULL, cfg, NULL)) < 0 ||
 	    (error = mt_module_set_training(s->model, 0)) < 0)
 		goto fail;
 	if (!cfg->has_input_shape) {
@@ -240,12 +240,39 @@ done:
 	return rec;
 }
 
+typedef struct {
+	const mt_config *cfg;
+	model_setup *s;
+	cut_cache *cc;
+	const mt_plan *plan;
+	const char *plan_path;
+	const int64_t *original;
+	int64_t *pred;
+	float *logits;
+	int64_t n;
+} worker_state;
+
+static int serve_mutant(char **payload, void *ctx, size_t task)
+{
+	worker_state *ws = ctx;
+	const mt_mutant_desc *d = mt_plan_at(ws->plan, task);
+	json_t *rec;
+
+	if (!d)
+		return mt_error_set(MT_EINVALID, "worker: no task %zu in %s", task, ws->plan_path);
+	rec = evaluate_one(ws->cfg, ws->s, ws->cc, d, ws->original, ws->pred, ws->logits, ws->n);
+	*payload = rec ? json_dumps(rec, JSON_COMPACT) : NULL;
+	json_decref(rec);
+	return *payload ? 0 : mt_error_oom();
+}
+
 int mt_model_worker(const mt_config *cfg, const char *run_dir)
 {
 	model_setup s;
 	mt_plan *plan = NULL;
 	cut_cache cc;
-	char *plan_path = mt_io_path_join(run_dir, "plan.json"), line[256];
+	worker_state ws;
+	char *plan_path = mt_io_path_join(run_dir, "plan.json");
 	int64_t n, nout = 0, *original = NULL, *pred = NULL;
 	float *logits = NULL;
 	int error;
@@ -270,28 +297,8 @@ int mt_model_worker(const mt_config *cfg, const char *run_dir)
 				     cfg->path, (long long)nout, cfg->num_classes);
 		goto cleanup;
 	}
-	printf("ready\n");
-	fflush(stdout);
-	while (fgets(line, sizeof(line), stdin)) {
-		size_t task = (size_t)strtoull(line, NULL, 10);
-		const mt_mutant_desc *d = mt_plan_at(plan, task);
-		json_t *rec;
-		char *text;
-		if (!d) {
-			error = mt_error_set(MT_EINVALID, "worker: no task %zu in %s", task, plan_path);
-			goto cleanup;
-		}
-		rec = evaluate_one(cfg, &s, &cc, d, original, pred, logits, n);
-		text = json_dumps(rec, JSON_COMPACT);
-		json_decref(rec);
-		if (!text) {
-			error = mt_error_oom();
-			goto cleanup;
-		}
-		printf("%zu\t%s\n", task, text);
-		fflush(stdout);
-		free(text);
-	}
+	ws = (worker_state){cfg, &s, &cc, plan, plan_path, original, pred, logits, n};
+	error = mt_pool_serve(serve_mutant, &ws);
 cleanup:
 	cut_cache_dispose(&cc);
 	free(original);
@@ -313,7 +320,7 @@ typedef struct {
 	int64_t n;
 	size_t total, done, killed, errors;
 	double start, last_draw;
-	const mt_model_run_options *o;
+	const mt_run_options *o;
 } run_state;
 
 static int record_is_killed(const run_state *rs, json_t *rec)
@@ -334,7 +341,7 @@ static int record_is_killed(const run_state *rs, json_t *rec)
 
 static void draw_progress(run_state *rs, int final)
 {
-	const mt_model_run_options *o = rs->o;
+	const mt_run_options *o = rs->o;
 	double t = mt_clock_now(), el = t - rs->start;
 	size_t step = rs->total / 20 ? rs->total / 20 : 1;
 	double eta = rs->done ? el / (double)rs->done * (double)(rs->total - rs->done) : 0;
@@ -509,7 +516,7 @@ static int remove_run_files(const char *dir)
 	return 0;
 }
 
-int mt_model_run(mt_killmatrix **km_out, const mt_config *cfg, const mt_model_run_options *o)
+int mt_model_run(mt_killmatrix **km_out, const mt_config *cfg, const mt_run_options *o)
 {
 	const char *dir = o->run_dir ? o->run_dir : cfg->run_dir;
 	char *plan_path = NULL, *log_path = NULL, *km_path = NULL;

@@ -264,3 +264,22 @@ cleanup:
 	signal(SIGPIPE, old_pipe);
 	return error;
 }
+
+int mt_pool_serve(mt_pool_serve_fn serve, void *ctx)
+{
+	char line[256];
+	int error = 0;
+
+	printf("ready\n");
+	fflush(stdout);
+	while (fgets(line, sizeof(line), stdin)) {
+		size_t task = (size_t)strtoull(line, NULL, 10);
+		char *payload = NULL;
+		if ((error = serve(&payload, ctx, task)) < 0)
+			break;
+		printf("%zu\t%s\n", task, payload);
+		fflush(stdout);
+		free(payload);
+	}
+	return error;
+}

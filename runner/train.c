@@ -162,6 +162,45 @@ cleanup:
 	return error;
 }
 
+int mt_runner_train_pipeline(mt_module **model, mt_train_report *report,
+			     const mt_config *recipe, const mt_dataset *train,
+			     const mt_progress *progress)
+{
+	mt_dataset *tr = NULL, *val = NULL;
+	mt_tensor *x = NULL, *y = NULL, *vx = NULL, *vy = NULL;
+	int error;
+
+	*model = NULL;
+	memset(report, 0, sizeof(*report));
+	report->val_accuracy = -1;
+	if ((error = mt_dataset_split(&tr, &val, train, recipe->validation_split, recipe->seed)) < 0 ||
+	    (error = mt_runner_tensors(&x, &y, recipe, tr)) < 0 ||
+	    (val && (error = mt_runner_tensors(&vx, &vy, recipe, val)) < 0))
+		goto cleanup;
+	if ((error = mt_shim_manual_seed(recipe->seed)) < 0 ||
+	    (error = mt_runner_initial_model(model, recipe)) < 0)
+		goto cleanup;
+	if (progress && progress->stream)
+		fprintf(progress->stream, "training on %lld samples (%lld validation), %d epochs, "
+			"batch %lld, %s lr %g, seed %llu, %d threads\n",
+			(long long)mt_dataset_count(tr), (long long)(val ? mt_dataset_count(val) : 0),
+			recipe->epochs, (long long)recipe->batch_size, mt_optim_kind_name(recipe->optim.kind),
+			recipe->optim.lr, (unsigned long long)recipe->seed, recipe->threads);
+	error = mt_runner_train(report, *model, recipe, x, y, NULL, 0, vx, vy, progress);
+cleanup:
+	if (error < 0 && error != MT_EDIVERGED) {
+		mt_module_free(*model);
+		*model = NULL;
+	}
+	mt_tensor_free(x);
+	mt_tensor_free(y);
+	mt_tensor_free(vx);
+	mt_tensor_free(vy);
+	mt_dataset_free(tr);
+	mt_dataset_free(val);
+	return error;
+}
+
 int mt_runner_evaluate(mt_eval_result *out, mt_module *model,
 		       const mt_tensor *x, const int64_t *labels, int64_t n,
 		       int num_classes, int64_t batch_size)

@@ -165,6 +165,24 @@ Test(cli, eval_matches_pytorch)
 	free(err);
 }
 
+/* --json names the file that was evaluated: without --model and without
+ * a trained model.output, the config's model.torchscript. */
+Test(cli, eval_json_names_the_model_evaluated)
+{
+	char *out = NULL, *err = NULL;
+	json_error_t jerr;
+	json_t *got;
+
+	cr_assert_eq(th_run(&out, &err, "%s eval %s/lenet5_pytorch.yml --json", MT_MUTORCH_EXE, MT_FIXTURES), 0,
+		     "%s", err);
+	got = json_loads(out, 0, &jerr);
+	cr_assert(got, "bad JSON: %s", out);
+	cr_assert_str_eq(json_string_value(json_object_get(got, "model")), MT_FIXTURES "/lenet5_pytorch.pt");
+	json_decref(got);
+	free(out);
+	free(err);
+}
+
 /* Same config, seed and thread count: bit-identical trained weights. */
 Test(cli, training_is_deterministic)
 {

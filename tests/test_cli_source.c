@@ -275,6 +275,69 @@ Test(source, verdicts_on_real_data, .timeout = 240)
 	remove_dir(dir);
 }
 
+/* The fields of one CSV record (RFC 4180 quoting), NUL-separated into
+ * `fields`; returns the count and advances *text past the record. */
+static int csv_record(char *fields, size_t size, const char **text)
+{
+	const char *p = *text;
+	size_t used = 0;
+	int n = 1, quoted = 0;
+
+	for (; *p && (quoted || *p != '\n'); p++) {
+		if (*p == '"') {
+			if (quoted && p[1] == '"')
+				p++;
+			else {
+				quoted = !quoted;
+				continue;
+			}
+		} else if (*p == ',' && !quoted) {
+			n++;
+			if (used < size)
+				fields[used++] = '\0';
+			continue;
+		}
+		if (used < size)
+			fields[used++] = *p;
+	}
+	if (used < size)
+		fields[used] = '\0';
+	*text = *p ? p + 1 : p;
+	return n;
+}
+
+/* Ids with a comma (NP's two parameters) are quoted, so every row of the
+ * three source-level CSVs has as many fields as its header. */
+Test(source, csv_ids_with_commas_are_quoted, .timeout = 120)
+{
+	static const char *const files[] = {"source-mutants.csv", "source-runs.csv",
+					    "source-kill-probabilities.csv"};
+	char *dir = th_tempdir("srccsv"), path[4200], fields[65536];
+	char *cfg = write_config(dir, "mutorch.yml", "    runs: 2\n",
+				 "    - {op: NP, ratio: 0.3, sigma: 0.3}\n");
+	json_t *rep = run_source(dir, cfg, NULL);
+
+	cr_assert_str_eq(str_of(json_array_get(json_object_get(rep, "mutants_detail"), 0), "id"),
+			 "NP-ratio=0.3,sigma=0.3-000");
+	for (size_t f = 0; f < sizeof(files) / sizeof(files[0]); f++) {
+		int width, rows = 0, ids = 0;
+		snprintf(path, sizeof(path), "%s/out/%s", dir, files[f]);
+		char *text = th_read_all(path, NULL);
+		const char *p = text;
+		width = csv_record(fields, sizeof(fields), &p);
+		while (*p) {
+			int n = csv_record(fields, sizeof(fields), &p);
+			cr_assert_eq(n, width, "%s row %d: %d fields, the header has %d", files[f], rows + 1, n, width);
+			ids += !strcmp(fields, "NP-ratio=0.3,sigma=0.3-000");
+			rows++;
+		}
+		cr_assert_gt(ids, 0, "%s: no row with the id", files[f]);
+		free(text);
+	}
+	json_decref(rep);
+	remove_dir(dir);
+}
+
 Test(source, rerun_trains_nothing, .timeout = 240)
 {
 	char *dir = th_tempdir("srccache"), path[4200];

@@ -11,6 +11,7 @@
 #include "mutorch/error.h"
 #include "mutorch/rng.h"
 #include "mutorch/source.h"
+#include "mutorch/source_plan.h"
 
 /* layers: 0 conv2d 1 relu 2 maxpool2d 3 dropout 4 flatten 5 linear(64,16)
  * 6 tanh 7 linear(16,16) 8 relu 9 linear(16,3) */

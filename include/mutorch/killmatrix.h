@@ -161,6 +161,13 @@ int mt_killmatrix_deserialize(mt_killmatrix **out, const void *buf, size_t len,
 
 #define MT_KILLMATRIX_FORMAT_VERSION 1
 
+/* The digest of a matrix's content: the git blob id (hash.h) of its
+ * serialization with evaluation times zeroed and only the deterministic
+ * metadata (plan digest, seeds, threads, versions), so two runs that
+ * computed the same kills, predictions and statuses have the same digest
+ * (out: 40 hex digits and the NUL). */
+int mt_killmatrix_digest(char out[41], const mt_killmatrix *km);
+
 /* ---- scores (docs/scores.md) ------------------------------------------ */
 
 /* One row: all mutants, one operator or one layer. Every mutant falls in

@@ -22,25 +22,15 @@
 #include "mutorch/config.h"
 #include "mutorch/killmatrix.h"
 #include "mutorch/plan.h"
+#include "mutorch/run.h"
 
 #ifdef __cplusplus
 extern "C" {
 #endif
 
-typedef struct {
-	const char *config_path; /* handed to the workers */
-	const char *run_dir;     /* NULL: cfg->run_dir */
-	const char *self_exe;    /* the mutorch binary the workers run */
-	int jobs;                /* worker processes (>= 1) */
-	double timeout;          /* seconds per mutant; <= 0: automatic */
-	int force;               /* start over: drop recorded results */
-	FILE *progress;          /* NULL: silent */
-	int progress_tty;        /* redraw one line */
-} mt_model_run_options;
-
 /* Run (or resume) the model-level analysis; *km receives the kill matrix,
  * also saved with the reports in the run directory. */
-int mt_model_run(mt_killmatrix **km, const mt_config *cfg, const mt_model_run_options *o);
+int mt_model_run(mt_killmatrix **km, const mt_config *cfg, const mt_run_options *o);
 
 /* Plan the config's model-level mutants on its trained model. */
 int mt_model_plan(mt_plan **plan, const mt_config *cfg);

@@ -50,6 +50,14 @@ typedef struct {
  * during startup twice in a row, which means the setup is broken). */
 int mt_pool_run(const mt_pool_options *o, const size_t *tasks, size_t ntasks);
 
+/* The worker side of the protocol, for every kind of worker: announce
+ * "ready", then for each task number read from stdin call serve and
+ * write "<task>\t<payload>\n" (payload: one line, malloc'd, freed here),
+ * until stdin closes. A negative return of serve ends the loop with that
+ * error; the pool then records the task as crashed. */
+typedef int (*mt_pool_serve_fn)(char **payload, void *ctx, size_t task);
+int mt_pool_serve(mt_pool_serve_fn serve, void *ctx);
+
 #ifdef __cplusplus
 }
 #endif

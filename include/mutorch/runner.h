@@ -34,8 +34,10 @@ int mt_runner_initial_model(mt_module **out, const mt_config *cfg);
 
 /* Load a trained model from a file (path NULL: the config's model.output;
  * when that does not exist and the config names a TorchScript model, that
- * model is used as is). */
-int mt_runner_trained_model(mt_module **out, const mt_config *cfg, const char *path);
+ * model is used as is). *loaded (may be NULL) receives the path of the
+ * file that was loaded (path, or a string of cfg). */
+int mt_runner_trained_model(mt_module **out, const char **loaded, const mt_config *cfg,
+			    const char *path);
 
 /* How training reports progress. */
 typedef struct {
@@ -65,6 +67,18 @@ int mt_runner_train(mt_train_report *report, mt_module *model,
 		    const int64_t *order_map, int64_t n_map,
 		    const mt_tensor *val_x, const mt_tensor *val_y,
 		    const mt_progress *progress);
+
+/* The training pipeline of `mutorch train` and of every source-level
+ * training run: split the validation set off `train`
+ * (recipe->validation_split, with recipe->seed), make the model inputs,
+ * seed torch with recipe->seed, build or load the recipe's initial model
+ * and train it (mt_runner_train). With a progress stream, one line first
+ * announces the sizes and the recipe. *model is the trained module; when
+ * the loss diverged it is the module before the NaN step and the return
+ * is MT_EDIVERGED (report->diverged set). */
+int mt_runner_train_pipeline(mt_module **model, mt_train_report *report,
+			     const mt_config *recipe, const mt_dataset *train,
+			     const mt_progress *progress);
 
 typedef struct {
 	int64_t n;

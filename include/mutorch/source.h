@@ -9,11 +9,9 @@
  * them with their parameters. docs/operators.md ("Source level") gives the
  * exact semantics and the order of the random draws.
  *
- * Using it (the runner's side):
+ * Using it (the planner's and the runner's side; expanding an entry into
+ * its variants is planning: source_plan.h):
  *
- *   mt_source_variant *v; size_t nv; char why[MT_OP_REASON_MAX];
- *   mt_source_plan_targets(&v, &nv, cfg, train, e->op, e->params,
- *                          e->nparams, why);          // expand {op: ACH}
  *   for each variant: mt_source_apply(&mu, cfg, train, e->op, v[i].params,
  *                                     v[i].nparams, seed);
  *     mu->not_applicable never happens for a planned variant;
@@ -118,29 +116,6 @@ void mt_source_noise_add(float *values, int64_t count,
  * A program mutant gives a copy of `train`. */
 int mt_source_build_train(mt_dataset **out, const mt_source_mutant *mu,
 			  const mt_dataset *train, const mt_config *cfg);
-
-/* One concrete parameter set for an operator. */
-typedef struct {
-	mt_config_param *params; /* the entry's parameters + the expanded ones */
-	size_t nparams;
-	char *target;            /* the expanded keys, "layer=3 activation=tanh";
-				  * "" when nothing was expanded */
-} mt_source_variant;
-
-/* Expand a source_level entry into the concrete parameter sets it stands
- * for on this recipe: the target keys the entry leaves out are filled with
- * every value that makes a mutant (layer: the layers of the right kind;
- * activation / init / loss / optimizer / penalty / what: every choice;
- * class: each for data operators, one variant per class with samples).
- * Every variant is checked with mt_source_apply: none is not applicable
- * and no two give the same recipe. count 0 is no error: reason (may be
- * NULL, MT_OP_REASON_MAX bytes) then says why. Parameter errors as in
- * mt_source_apply. */
-int mt_source_plan_targets(mt_source_variant **out, size_t *count,
-			   const mt_config *original, const mt_dataset *train,
-			   const char *op, const mt_config_param *params,
-			   size_t nparams, char *reason);
-void mt_source_variants_free(mt_source_variant *variants, size_t count);
 
 /* 1 when the operator draws random numbers (the data operators), so
  * several seeds give several mutants; 0 for program operators and for

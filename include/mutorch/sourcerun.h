@@ -19,61 +19,75 @@
  *                          summary (keyed on the training data and recipe)
  *   cache/EVAL_KEY.json|.pred        its accuracy and test predictions
  *                          (keyed on TRAIN_KEY and the test set)
- *   source-report.json, source-runs.csv, source-kill-probabilities.csv,
- *   source-stryker.json    the reports
+ *   source-report.json, source-mutants.csv, source-runs.csv,
+ *   source-kill-probabilities.csv, source-stryker.json   the reports
+ *                          (source_results.h)
  */
 #ifndef MUTORCH_SOURCERUN_H
 #define MUTORCH_SOURCERUN_H
 
-#include <stdio.h>
+#include <stddef.h>
 
 #include "mutorch/config.h"
+#include "mutorch/run.h"
+#include "mutorch/source_results.h"
 
 #ifdef __cplusplus
 extern "C" {
 #endif
 
+/* Plan, train what is missing, decide, write the reports; *out receives
+ * the results (free with mt_source_results_free). */
+int mt_source_run(mt_source_results **out, const mt_config *cfg, const mt_run_options *o);
+
+/* The measured false-kill rate of the configured rule. */
 typedef struct {
-	const char *config_path; /* handed to the workers */
-	const char *run_dir;     /* NULL: cfg->run_dir */
-	const char *self_exe;
-	int jobs;
-	double timeout;          /* seconds per training; <= 0: none */
-	int force;               /* drop the plan and the log (the cache stays) */
-	FILE *progress;
-	int progress_tty;
-	int json;                /* print the JSON report instead of the table */
-	FILE *out;               /* where the report goes (stdout) */
-	char **json_out;         /* when set: receives the JSON report
-				  * (malloc'd) and nothing is printed */
-} mt_source_run_options;
+	char rule[16];
+	int trials, runs_per_group, trainings;
+	size_t false_kills;
+	double rate, ci95_low, ci95_high; /* 95% Wilson interval */
+	double alpha, effect;
+	/* with mutation.source.sequential: the sequential design's */
+	int sequential;
+	size_t sequential_false_kills;
+	double sequential_rate, sequential_ci95_high, sequential_mean_runs;
+} mt_false_kill_result;
 
-/* The source-level mutants of cfg's mutation.source_level section on its
- * training set: every entry expanded into its concrete variants
- * (mt_source_plan_targets), `mutants: K` seeds for data operators, ids
- * "<OP>-<target>[-<k>]", seeds derived from mutation.seed and the id; a
- * mutant reached twice is planned once. */
-struct mt_plan;
-struct mt_dataset;
-int mt_source_plan(struct mt_plan **out, const mt_config *cfg, const struct mt_dataset *train);
+/* `trials` times, n runs of the original against n independent runs of
+ * itself (fresh seeds), each pair decided by the rule (and, with
+ * mutation.source.sequential, by the sequential design). Trains
+ * 2 x trials x n runs in RUN_DIR/false-kill (cached). */
+int mt_source_false_kill(mt_false_kill_result *out, const mt_config *cfg,
+			 const mt_run_options *o, int trials);
 
-/* Plan, train what is missing, decide, write the reports. */
-int mt_source_run(const mt_config *cfg, const mt_source_run_options *o);
+/* One value tried by the search. */
+typedef struct {
+	double value;
+	int killed;
+	double p_value, effect_size;
+} mt_search_step;
 
-/* The measured false-kill rate of the configured rule: `trials` times, n
- * runs of the original against n independent runs of itself (fresh seeds),
- * each pair decided by the rule; prints the rate and its 95% Wilson
- * interval (and, with mutation.source.sequential, the sequential design's).
- * Trains 2 x trials x n runs in RUN_DIR/false-kill (cached). */
-int mt_source_false_kill(const mt_config *cfg, const mt_source_run_options *o, int trials);
+typedef struct {
+	char op[32], param[64];
+	double from, to, precision;
+	int integer, runs;
+	int killable;            /* some value in the range killed */
+	double weakest;          /* killable: the weakest killing value */
+	double weak, strong;     /* the final interval */
+	mt_search_step *steps;   /* in the order tried */
+	size_t nsteps;
+} mt_search_result;
 
 /* DeepCrime's bisection search for the weakest killing value of a numeric
  * parameter of a source operator, between `weak` (closest to the original)
  * and `strong`, to within `precision`; each value tried is retrained n
- * times and decided by the configured fixed rule. Work in
- * RUN_DIR/search-OP-PARAM (cached). */
-int mt_source_search(const mt_config *cfg, const mt_source_run_options *o, const char *op,
-		     const char *param, double weak, double strong, double precision, int integer);
+ * times and decided by the configured fixed rule (progress lines go to
+ * o->progress). Work in RUN_DIR/search-OP-PARAM (cached). Free
+ * out->steps with mt_search_result_dispose. */
+int mt_source_search(mt_search_result *out, const mt_config *cfg, const mt_run_options *o,
+		     const char *op, const char *param, double weak, double strong,
+		     double precision, int integer);
+void mt_search_result_dispose(mt_search_result *res);
 
 /* The worker side: task numbers on stdin (slot * MT_SOURCE_RUN_STRIDE +
  * run; slot 0 is the original, slot k the plan's mutant k - 1). */

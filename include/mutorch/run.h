@@ -1,0 +1,35 @@
+/*
+ * mutorch/run.h - how a mutation run is carried out, for both levels.
+ *
+ * One options struct serves the model-level run (modelrun.h), the
+ * source-level run, the false-kill measurement and the search
+ * (sourcerun.h): the command line fills it once.
+ */
+#ifndef MUTORCH_RUN_H
+#define MUTORCH_RUN_H
+
+#include <stdio.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+typedef struct {
+	const char *config_path; /* handed to the workers */
+	const char *run_dir;     /* NULL: the config's run.dir */
+	const char *self_exe;    /* the mutorch binary the workers run */
+	int jobs;                /* worker processes (>= 1) */
+	/* Seconds per task (a mutant's evaluation, or one training);
+	 * <= 0: automatic at model level (50x the original's evaluation,
+	 * at least 60 s), none at source level. */
+	double timeout;
+	int force;               /* start over: drop the recorded results (the
+				  * source level's training cache stays) */
+	FILE *progress;          /* NULL: silent */
+	int progress_tty;        /* redraw one line */
+} mt_run_options;
+
+#ifdef __cplusplus
+}
+#endif
+#endif

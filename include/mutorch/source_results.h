@@ -1,0 +1,98 @@
+/*
+ * mutorch/source_results.h - the results of a source-level run and their
+ * reports.
+ *
+ * The runner fills one mt_source_results: the original's runs and, for
+ * every planned mutant, its runs, statistics and verdict (runner/
+ * source_run.c decides; this module only records and writes). The writers
+ * produce the files of docs/run-directory.md and the command line's
+ * output:
+ *   source-report.json            mt_source_results_write_json
+ *   source-mutants.csv            one row per mutant: verdict, statistics
+ *   source-runs.csv               every accuracy the verdicts used
+ *   source-kill-probabilities.csv one row per mutant, one column per input
+ *   source-stryker.json           the Stryker schema (the recipe is the
+ *                                 mutated artefact)
+ * and the terminal table. Numbers that are not finite are null in JSON and
+ * empty in CSV.
+ */
+#ifndef MUTORCH_SOURCE_RESULTS_H
+#define MUTORCH_SOURCE_RESULTS_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+
+#include "mutorch/hash.h"
+#include "mutorch/killmatrix.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+typedef struct {
+	char *id, *op, *target, *params;
+	mt_mutant_status status; /* Killed, Survived, Timeout or RuntimeError */
+	char *reason;            /* why training failed (Timeout, RuntimeError) */
+	int runs;                /* runs used for the verdict (a prefix) */
+	double *accuracy;        /* runs entries: each run's test accuracy */
+	char (*keys)[MT_HASH_HEX]; /* runs entries: each run's cache key */
+	/* over the first `runs` runs of both; NaN where undefined */
+	double original_mean, original_sd, mutant_mean, mutant_sd;
+	/* the verdict's statistics; NaN when training failed */
+	double p_value, p_adjusted, effect_size;
+	double mean_kill_probability;
+	double *kill_probability; /* n_inputs entries; NULL when failed */
+	int trivial;             /* mean kill probability >= 0.9 */
+	int redundant;           /* -1: not assessed (training failed) */
+} mt_source_mutant_result;
+
+typedef struct {
+	/* how verdicts were reached */
+	char rule[16];           /* deepcrime | welch | mannwhitney | fisher */
+	char correction[8];      /* none | holm | bh */
+	int sequential;
+	double alpha, effect;
+	int max_runs;            /* runs per group of the design */
+	double power_at_effect_size; /* NaN: not reported (Fisher rule) */
+	/* provenance */
+	char *config_path;       /* the Stryker report's file key */
+	uint64_t seed;
+	int threads;
+	char torch_version[32], mutorch_version[32];
+	/* the original's runs */
+	int original_runs;
+	double *original_accuracy;
+	char (*original_keys)[MT_HASH_HEX];
+	/* trainings */
+	size_t trainings_used, trainings_fixed_design;
+	size_t trainings_this_invocation, reevaluations_this_invocation;
+	/* the mutants, in plan order */
+	size_t n_inputs;
+	mt_source_mutant_result *mutants;
+	size_t nmutants;
+	size_t killed, survived, errors;
+} mt_source_results;
+
+/* An empty result (no mutants) with the given number of mutant slots,
+ * zeroed; the runner fills them. */
+int mt_source_results_new(mt_source_results **out, size_t nmutants, size_t n_inputs);
+void mt_source_results_free(mt_source_results *res);
+
+/* killed / (killed + survived); NaN when both are 0. */
+double mt_source_results_score(const mt_source_results *res);
+
+/* The JSON report (docs/run-directory.md lists every key): compact into a
+ * malloc'd string, or indented into a file (atomically). */
+int mt_source_results_json_string(char **out, const mt_source_results *res);
+int mt_source_results_write_json(const mt_source_results *res, const char *path);
+/* The three CSV files and the Stryker report, into dir. */
+int mt_source_results_write_files(const mt_source_results *res, const char *dir);
+/* The terminal table: counts, trainings, the original, one row per
+ * mutant, the score. */
+int mt_source_results_write_table(FILE *f, const mt_source_results *res);
+
+#ifdef __cplusplus
+}
+#endif
+#endif
