@@ -5,8 +5,6 @@
  * original over n training runs each (run i of both with the same seed).
  * This module holds everything that turns those runs into a verdict:
  *
- *   - distribution functions (normal, Student t, noncentral t, regularized
- *     incomplete beta, hypergeometric, Mann-Whitney exact);
  *   - two-sample tests on per-run accuracies: DeepCrime's OLS Wald z-test,
  *     Welch's t-test, Mann-Whitney U; one verdict function over all three;
  *   - a per-input Fisher exact test on per-run predictions, combined across
@@ -23,8 +21,9 @@
  * Conventions: x / "original" is the original model's runs, y / "mutant"
  * the mutant's. Every statistic is oriented so that a positive value means
  * the mutant is worse (lower accuracy): statistic = f(mean_x - mean_y),
- * Cohen's d = (mean_x - mean_y) / pooled SD. docs/statistics.md gives each
- * rule exactly, with its reference values.
+ * Cohen's d = (mean_x - mean_y) / pooled SD. The distribution functions
+ * are R's own (libRmath), so every p-value is R's; docs/statistics.md gives
+ * each rule exactly, with its reference values and where it departs from R.
  */
 #ifndef MUTORCH_STATS_H
 #define MUTORCH_STATS_H
@@ -35,28 +34,6 @@
 #ifdef __cplusplus
 extern "C" {
 #endif
-
-/* ---------------------------------------------------------------- */
-/* Distribution functions. Invalid arguments give NaN.              */
-
-/* Standard normal CDF Phi(x), via erfc (full relative accuracy in both
- * tails). */
-double mt_stats_normal_cdf(double x);
-/* Phi^-1(p) for p in (0, 1) (Wichura's AS 241, ~1e-16 relative);
- * -inf / +inf at 0 / 1. */
-double mt_stats_normal_quantile(double p);
-/* Regularized incomplete beta I_x(a, b), a, b > 0, x in [0, 1] (continued
- * fraction, modified Lentz, ~1e-14). */
-double mt_stats_incbeta(double x, double a, double b);
-/* Student t CDF P(T <= t) with df > 0 degrees of freedom (real df allowed,
- * as Welch needs): 1 - I_{df/(df+t^2)}(df/2, 1/2) / 2 for t > 0. */
-double mt_stats_t_cdf(double t, double df);
-/* Student t quantile (inverse of mt_stats_t_cdf), p in (0, 1). */
-double mt_stats_t_quantile(double p, double df);
-/* Noncentral t CDF P(T <= t) with df degrees of freedom and noncentrality
- * ncp: Lenth's algorithm AS 243 (the series R's pt(t, df, ncp) uses),
- * error below 1e-12; normal approximation for df > 4e5. */
-double mt_stats_nct_cdf(double t, double df, double ncp);
 
 /* ---------------------------------------------------------------- */
 /* Two-sample tests on per-run accuracies.                           */
@@ -106,10 +83,6 @@ int mt_stats_welch_test(mt_stats_test *out, const double *x, size_t n_x,
 			const double *y, size_t n_y);
 int mt_stats_mannwhitney_test(mt_stats_test *out, const double *x, size_t n_x,
 			      const double *y, size_t n_y);
-
-/* Exact null distribution of Mann-Whitney U (no ties): P(U <= u) for
- * samples of sizes n_x, n_y (each 1..100). NaN for bad sizes. */
-double mt_stats_mannwhitney_cdf(double u, size_t n_x, size_t n_y);
 
 /* The verdict: run `rule` on the n original and n mutant accuracies and
  * set out->killed = p_value < alpha && effect_size >= effect (so a kill
