@@ -217,12 +217,12 @@ int mt_stats_mannwhitney_test(mt_stats_test *out, const double *x, size_t n_x,
 	out->statistic = u;
 	mu = 0.5 * (double)n_x * (double)n_y;
 	if (!ties && n_x <= 50 && n_y <= 50) {
-		/* exact, as R's wilcox.test: two-sided doubles the smaller tail */
-		double lower = wilcox_p(u, n_x, n_y, 1);
-		double upper = 1.0 - wilcox_p(u - 1.0, n_x, n_y, 1);
+		/* exact, as R's wilcox.test: two-sided doubles the smaller tail.
+		 * P(U >= u) comes straight from the upper tail: as 1 - P(U <= u - 1)
+		 * it underflows to 0 for well-separated samples */
 		out->exact = 1;
-		out->p_worse = upper;
-		out->p_value = fmin(1.0, 2.0 * (u > mu ? upper : lower));
+		out->p_worse = wilcox_p(u - 1.0, n_x, n_y, 0);
+		out->p_value = fmin(1.0, 2.0 * (u > mu ? out->p_worse : wilcox_p(u, n_x, n_y, 1)));
 		return 0;
 	}
 	{

@@ -228,6 +228,31 @@ Test(stats_tests, mann_whitney_matches_r)
 	close_to(r.p_value, 2.0 * 0.1272061, 1e-6);
 }
 
+/* 30 runs against 30, every original run better than every mutant run:
+ * U = 900, one-sided p = P(U >= 900) = 1 / C(60, 30) = 8.4556169460724e-18
+ * (R: wilcox.test(x, y, alternative = "g")), two-sided twice that. The
+ * upper tail taken as 1 - P(U <= 899) underflows to 0. */
+Test(stats_tests, mann_whitney_exact_far_tail)
+{
+	double x[30], y[30];
+	mt_stats_test r;
+
+	for (int i = 0; i < 30; i++) {
+		x[i] = 0.9 + 0.001 * i;
+		y[i] = 0.8 + 0.001 * i;
+	}
+	cr_assert_eq(mt_stats_mannwhitney_test(&r, x, 30, y, 30), 0);
+	cr_assert_eq(r.exact, 1);
+	close_to(r.statistic, 900.0, 0);
+	close_to(r.p_worse / 8.4556169460723678e-18, 1.0, 1e-12);
+	close_to(r.p_value / 1.6911233892144736e-17, 1.0, 1e-12);
+	/* the mirror image: the lower tail was always direct */
+	cr_assert_eq(mt_stats_mannwhitney_test(&r, y, 30, x, 30), 0);
+	close_to(r.statistic, 0.0, 0);
+	close_to(r.p_value / 1.6911233892144736e-17, 1.0, 1e-12);
+	close_to(r.p_worse, 1.0, 0);
+}
+
 Test(stats_tests, degenerate_samples)
 {
 	mt_stats_test r;
