@@ -216,7 +216,8 @@ int mt_stats_mannwhitney_test(mt_stats_test *out, const double *x, size_t n_x,
 	u = rank_sum_x - 0.5 * (double)n_x * (double)(n_x + 1);
 	out->statistic = u;
 	mu = 0.5 * (double)n_x * (double)n_y;
-	if (!ties && n_x <= 50 && n_y <= 50) {
+	/* R's wilcox.test(exact = NULL): exact only below 50 runs a side */
+	if (!ties && n_x < 50 && n_y < 50) {
 		/* exact, as R's wilcox.test: two-sided doubles the smaller tail.
 		 * P(U >= u) comes straight from the upper tail: as 1 - P(U <= u - 1)
 		 * it underflows to 0 for well-separated samples */

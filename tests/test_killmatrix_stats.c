@@ -253,6 +253,35 @@ Test(stats_tests, mann_whitney_exact_far_tail)
 	close_to(r.p_worse, 1.0, 0);
 }
 
+/* R's wilcox.test takes the exact distribution only when n_x < 50 and
+ * n_y < 50 (and no ties), else the normal approximation with continuity
+ * correction. x = .810, .811, ..., .859 and y = .8005, .8015, ..., .8495:
+ * U = 1680, sigma = sqrt(50 * 50 / 12 * 101), z = (1680 - 1250 - .5) /
+ * sigma = 2.9608956365, p = 2 (1 - Phi(z)) = 0.0030674586237 (the exact
+ * distribution would give 0.0028083166388). */
+Test(stats_tests, mann_whitney_exact_below_50_as_r)
+{
+	double x[50], y[50];
+	mt_stats_test r;
+
+	for (int i = 0; i < 50; i++) {
+		x[i] = 0.8 + 0.001 * (i + 10);
+		y[i] = 0.8 + 0.001 * (i + 0.5);
+	}
+	cr_assert_eq(mt_stats_mannwhitney_test(&r, x, 50, y, 50), 0);
+	close_to(r.statistic, 1680.0, 0);
+	cr_assert_eq(r.exact, 0);
+	close_to(r.p_value, 0.0030674586237370232, 1e-15);
+	close_to(r.p_worse, 0.0015337293118685116, 1e-15);
+	/* 49 against 50 is still R's normal path: z = 2.8309102884 */
+	cr_assert_eq(mt_stats_mannwhitney_test(&r, x, 49, y, 50), 0);
+	cr_assert_eq(r.exact, 0);
+	close_to(r.p_value, 0.0046415737830915117, 1e-15);
+	/* 49 against 49 is exact */
+	cr_assert_eq(mt_stats_mannwhitney_test(&r, x, 49, y, 49), 0);
+	cr_assert_eq(r.exact, 1);
+}
+
 Test(stats_tests, degenerate_samples)
 {
 	mt_stats_test r;

@@ -46,9 +46,9 @@ typedef enum {
 	/* Welch's t (Welch-Satterthwaite df, p from Student t); killed when
 	 * p < alpha and d >= effect. */
 	MT_STATS_WELCH,
-	/* Mann-Whitney U (exact without ties for n_x, n_y <= 50, else normal
-	 * with tie and continuity correction); killed when p < alpha and
-	 * d >= effect. */
+	/* Mann-Whitney U as R's wilcox.test: exact when there are no ties and
+	 * n_x, n_y < 50, else normal with tie and continuity correction;
+	 * killed when p < alpha and d >= effect. */
 	MT_STATS_MANNWHITNEY
 } mt_stats_rule;
 
