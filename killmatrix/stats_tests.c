@@ -434,9 +434,10 @@ double mt_stats_t_n_for_power(double power, double d, double alpha)
 
 	if (!(d > 0) || !(alpha > 0 && alpha < 1) || !(power > alpha && power < 1))
 		return NAN;
-	if (mt_stats_t_power(lo, d, alpha) >= power)
+	/* R's power.t.test solves its default, one-tailed power for n */
+	if (mt_stats_t_power_upper(lo, d, alpha) >= power)
 		return lo;
-	while (mt_stats_t_power(hi, d, alpha) < power) {
+	while (mt_stats_t_power_upper(hi, d, alpha) < power) {
 		lo = hi;
 		hi *= 2.0;
 		if (hi > 1e9)
@@ -445,7 +446,7 @@ double mt_stats_t_n_for_power(double power, double d, double alpha)
 	/* power grows with n: bisect to machine precision */
 	for (int it = 0; it < 200 && hi - lo > 1e-10 * hi; it++) {
 		double mid = 0.5 * (lo + hi);
-		if (mt_stats_t_power(mid, d, alpha) < power)
+		if (mt_stats_t_power_upper(mid, d, alpha) < power)
 			lo = mid;
 		else
 			hi = mid;

@@ -144,14 +144,15 @@ int mt_stats_fisher_inputs(mt_stats_fisher_verdict *out, double *p_inputs,
 
 /* Power at n per group, effect size d (> 0) and two-sided alpha, exactly
  * from the noncentral t: df = 2n - 2, ncp = d sqrt(n/2), c = t_{1-alpha/2,
- * df}: power = 1 - F(c; df, ncp) + F(-c; df, ncp). n (real) >= 2. */
+ * df}: power = 1 - F(c; df, ncp) + F(-c; df, ncp), both rejection tails, as
+ * R's power.t.test(strict = TRUE). n (real) >= 2. */
 double mt_stats_t_power(double n, double d, double alpha);
-/* The same without the opposite tail, 1 - F(c; df, ncp), as R's
- * power.t.test(strict = FALSE) reports it. */
+/* The upper tail only, 1 - F(c; df, ncp): R's power.t.test with its
+ * default strict = FALSE. */
 double mt_stats_t_power_upper(double n, double d, double alpha);
-/* The real n per group at which mt_stats_t_power reaches `power` (as R's
- * power.t.test(power =, delta =) reports it; round up for runs). NaN for
- * power outside (alpha, 1) or d <= 0. */
+/* The real n per group at which mt_stats_t_power_upper reaches `power`, as
+ * R's power.t.test(power =, delta =) (round up for runs); 2 when n = 2
+ * already reaches it. NaN for power outside (alpha, 1) or d <= 0. */
 double mt_stats_t_n_for_power(double power, double d, double alpha);
 
 /* ---------------------------------------------------------------- */
