@@ -1,6 +1,7 @@
 /* Per-input kill probabilities, triviality, redundancy by subsumption, and
  * DeepCrime's bisection search for the weakest killing value. */
-#include "mutorch/stats.h"
+#include "mutorch/stats_inputs.h"
+#include "mutorch/stats_search.h"
 
 #include "mutorch/error.h"
 

@@ -2,7 +2,7 @@
  * boundaries from the recursive numerical integration of Armitage,
  * McPherson and Rowe (Jennison and Turnbull, ch. 19), and a conditional
  * power futility rule for "not killed". */
-#include "mutorch/stats.h"
+#include "mutorch/stats_sequential.h"
 
 #include "mutorch/error.h"
 

@@ -3,6 +3,7 @@
  * test and the power of the t-test. Every distribution function is R's
  * (libRmath), called as R's own tests call it, so the p-values are R's. */
 #include "mutorch/stats.h"
+#include "mutorch/stats_inputs.h"
 
 #include "mutorch/error.h"
 

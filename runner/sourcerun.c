@@ -12,6 +12,9 @@
 #include "mutorch/runner.h"
 #include "mutorch/source.h"
 #include "mutorch/stats.h"
+#include "mutorch/stats_inputs.h"
+#include "mutorch/stats_search.h"
+#include "mutorch/stats_sequential.h"
 #include "runner_internal.h"
 
 #include <jansson.h>

@@ -13,6 +13,9 @@
 #include "mutorch/error.h"
 #include "mutorch/rng.h"
 #include "mutorch/stats.h"
+#include "mutorch/stats_inputs.h"
+#include "mutorch/stats_search.h"
+#include "mutorch/stats_sequential.h"
 
 #define MATHLIB_STANDALONE
 #include <Rmath.h>
