@@ -59,7 +59,7 @@ const char *mt_stats_verdict_name(mt_stats_verdict verdict);
 
 typedef struct mt_stats_sequential mt_stats_sequential;
 
-/* Compute the boundaries (numerical integration, ~1 ms). NULL opts gives
+/* Compute the boundaries (numerical integration, ~50 ms). NULL opts gives
  * the defaults. MT_EINVALID for a bad option (n_first < 2, n_step < 1,
  * n_max < n_first, more than 1000 looks, alpha or futility_power outside
  * [0, 1), effect < 0). */
