@@ -5,6 +5,7 @@
 #include "mutorch/csv.h"
 #include "mutorch/error.h"
 #include "mutorch/io.h"
+#include "mutorch/stats.h"
 #include "mutorch/strbuf.h"
 
 #include <jansson.h>
@@ -292,18 +293,6 @@ int mt_source_results_write_files(const mt_source_results *res, const char *dir)
 
 /* ---- the terminal table ------------------------------------------------- */
 
-static double mean_sd(double *sd, const double *a, int n)
-{
-	double m = 0, v = 0;
-	for (int i = 0; i < n; i++)
-		m += a[i];
-	m = n ? m / n : NAN;
-	for (int i = 0; i < n; i++)
-		v += (a[i] - m) * (a[i] - m);
-	*sd = n > 1 ? sqrt(v / (n - 1)) : 0;
-	return m;
-}
-
 int mt_source_results_write_table(FILE *f, const mt_source_results *res)
 {
 	double sd, mean, score = mt_source_results_score(res);
@@ -319,12 +308,12 @@ int mt_source_results_write_table(FILE *f, const mt_source_results *res)
 		res->trainings_used, res->trainings_fixed_design, res->max_runs,
 		res->trainings_fixed_design - res->trainings_used, res->trainings_this_invocation,
 		res->reevaluations_this_invocation);
-	mean = mean_sd(&sd, res->original_accuracy, res->original_runs);
+	mean = mt_stats_mean_sd(&sd, res->original_accuracy, (size_t)(res->original_runs));
 	fprintf(f, "original: %d runs, accuracy %.4f +- %.4f\n\n", res->original_runs, mean, sd);
 	fprintf(f, "%-28s %-13s runs  %-16s %9s %7s %s\n", "mutant", "status", "accuracy", "p", "d", "notes");
 	for (size_t i = 0; i < res->nmutants; i++) {
 		const mt_source_mutant_result *m = &res->mutants[i];
-		mean = mean_sd(&sd, m->accuracy, m->runs);
+		mean = mt_stats_mean_sd(&sd, m->accuracy, (size_t)(m->runs));
 		fprintf(f, "%-28s %-13s %4d  %.4f +- %.4f ", m->id, mt_mutant_status_name(m->status), m->runs,
 			mean, sd);
 		if (failed(m))

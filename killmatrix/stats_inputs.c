@@ -1,12 +1,16 @@
 /* Per-input kill probabilities, triviality, redundancy by subsumption, and
  * DeepCrime's bisection search for the weakest killing value. */
-#include "mutorch/stats.h"
+#include "mutorch/stats_inputs.h"
+#include "mutorch/stats_search.h"
 
 #include "mutorch/error.h"
 
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
+
+#define MATHLIB_STANDALONE
+#include <Rmath.h>
 
 int mt_stats_kills(uint8_t *kills, const int64_t *original_pred,
 		   const int64_t *mutant_pred, const int64_t *labels,
@@ -49,14 +53,12 @@ int mt_stats_is_trivial(double mean_kill_probability)
 double mt_stats_mcnemar(size_t b, size_t c)
 {
 	size_t n = b + c, k = b < c ? b : c;
-	double sum = 0.0;
 
 	if (n == 0)
 		return 1.0;
-	for (size_t i = 0; i <= k; i++)
-		sum += exp(lgamma((double)n + 1) - lgamma((double)i + 1) -
-			   lgamma((double)(n - i) + 1) - (double)n * M_LN2);
-	return fmin(1.0, 2.0 * sum);
+	/* R's binom.test(b, b + c) for p = 1/2, where its two tails are
+	 * mirror images */
+	return fmin(1.0, 2.0 * pbinom((double)k, (double)n, 0.5, 1, 0));
 }
 
 int mt_stats_subsumes(const uint8_t *kills1, const uint8_t *kills2,

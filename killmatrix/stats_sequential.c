@@ -2,13 +2,16 @@
  * boundaries from the recursive numerical integration of Armitage,
  * McPherson and Rowe (Jennison and Turnbull, ch. 19), and a conditional
  * power futility rule for "not killed". */
-#include "mutorch/stats.h"
+#include "mutorch/stats_sequential.h"
 
 #include "mutorch/error.h"
 
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
+
+#define MATHLIB_STANDALONE
+#include <Rmath.h>
 
 #define MAX_LOOKS 1000
 #define GRID_INTERVALS 400  /* Simpson intervals per look (even) */
@@ -51,13 +54,8 @@ static double spent(const mt_stats_sequential_options *o, double tau)
 		return o->alpha;
 	if (o->spending == MT_STATS_SPEND_POCOCK)
 		return o->alpha * log(1.0 + (M_E - 1.0) * tau);
-	return 2.0 - 2.0 * mt_stats_normal_cdf(mt_stats_normal_quantile(1.0 - o->alpha / 2.0) /
-					       sqrt(tau));
-}
-
-static double npdf(double x)
-{
-	return 0.398942280401432677939946059934 * exp(-0.5 * x * x);
+	return 2.0 - 2.0 * pnorm(qnorm(1.0 - o->alpha / 2.0, 0.0, 1.0, 1, 0) / sqrt(tau),
+				 0.0, 1.0, 1, 0);
 }
 
 /* Simpson nodes and weights on [lo, hi]. */
@@ -78,7 +76,7 @@ static double crossing(const double *u, const double *wg, double r, double b)
 	double s = sqrt(1.0 - r * r), sum = 0.0;
 
 	for (int j = 0; j <= GRID_INTERVALS; j++)
-		sum += wg[j] * mt_stats_normal_cdf(-(b - r * u[j]) / s);
+		sum += wg[j] * pnorm(-(b - r * u[j]) / s, 0.0, 1.0, 1, 0);
 	return sum;
 }
 
@@ -102,7 +100,7 @@ static int compute_boundaries(mt_stats_sequential *d)
 
 		prev_spent = cum;
 		if (k == 0) {
-			b = target > 0 ? mt_stats_normal_quantile(1.0 - target) : INFINITY;
+			b = target > 0 ? qnorm(1.0 - target, 0.0, 1.0, 1, 0) : INFINITY;
 		} else {
 			double r = sqrt((double)d->look_n[k - 1] / (double)d->look_n[k]);
 			double lo = -8.0, hi = 40.0;
@@ -127,7 +125,7 @@ static int compute_boundaries(mt_stats_sequential *d)
 				b = 0.5 * (lo + hi);
 			}
 			d->boundary[k] = b;
-			d->nominal_p[k] = mt_stats_normal_cdf(-b);
+			d->nominal_p[k] = pnorm(-b, 0.0, 1.0, 1, 0);
 			if (k + 1 == d->n_looks)
 				break;
 			/* density of Z_k on its continuation region (-inf, b) */
@@ -136,17 +134,17 @@ static int compute_boundaries(mt_stats_sequential *d)
 			for (int i = 0; i < G; i++) {
 				double sum = 0.0;
 				for (int j = 0; j < G; j++)
-					sum += wg[j] * npdf((z[i] - r * u[j]) / s);
+					sum += wg[j] * dnorm((z[i] - r * u[j]) / s, 0.0, 1.0, 0);
 				g[i] = sum / s;
 			}
 			continue;
 		}
 		d->boundary[k] = b;
-		d->nominal_p[k] = mt_stats_normal_cdf(-b);
+		d->nominal_p[k] = pnorm(-b, 0.0, 1.0, 1, 0);
 		double top = isinf(b) ? 12.0 : b;
 		simpson(z, w, GRID_LOW, top > GRID_LOW ? top : GRID_LOW + 1e-9);
 		for (int i = 0; i < G; i++)
-			g[i] = npdf(z[i]);
+			g[i] = dnorm(z[i], 0.0, 1.0, 0);
 	}
 cleanup:
 	free(u);
@@ -270,8 +268,8 @@ int mt_stats_sequential_decide(mt_stats_sequential_result *out,
 	 * false-kill rate to 0.054 (docs/statistics.md) */
 	if (isfinite(out->test.statistic)) {
 		out->test.df = (double)(n - 1);
-		out->test.p_value = 2.0 * mt_stats_t_cdf(-fabs(out->test.statistic), out->test.df);
-		out->test.p_worse = mt_stats_t_cdf(-out->test.statistic, out->test.df);
+		out->test.p_value = 2.0 * pt(-fabs(out->test.statistic), out->test.df, 1, 0);
+		out->test.p_worse = pt(out->test.statistic, out->test.df, 0, 0);
 	}
 	out->look = k;
 	out->n = n;
@@ -293,12 +291,12 @@ int mt_stats_sequential_decide(mt_stats_sequential_result *out,
 	 * observed d >= effect); S_K - S_k ~ N(d (I_K - I_k), I_K - I_k). */
 	{
 		double I_k = (double)n / 2.0, I_K = (double)design->look_n[K - 1] / 2.0;
-		double z = -mt_stats_normal_quantile(fmax(fmin(out->test.p_worse, 1.0 - 1e-300), 1e-300));
+		double z = -qnorm(fmax(fmin(out->test.p_worse, 1.0 - 1e-300), 1e-300), 0.0, 1.0, 1, 0);
 		double need = fmax(design->boundary[K - 1], o->effect * sqrt(I_K));
 		double drift = o->effect * (I_K - I_k);
 		out->conditional_power =
-			mt_stats_normal_cdf(-(need * sqrt(I_K) - z * sqrt(I_k) - drift) /
-					    sqrt(I_K - I_k));
+			pnorm(-(need * sqrt(I_K) - z * sqrt(I_k) - drift) / sqrt(I_K - I_k),
+			      0.0, 1.0, 1, 0);
 	}
 	if (o->futility_power > 0 && out->conditional_power < o->futility_power) {
 		out->verdict = MT_STATS_NOT_KILLED;

@@ -1,13 +1,19 @@
 /* Two-sample tests on per-run accuracies (DeepCrime's OLS Wald z, Welch,
  * Mann-Whitney), the verdict, p-value adjustment, the per-input Fisher
- * test and the power of the t-test. */
+ * test and the power of the t-test. Every distribution function is R's
+ * (libRmath), called as R's own tests call it, so the p-values are R's. */
 #include "mutorch/stats.h"
+#include "mutorch/stats_inputs.h"
 
 #include "mutorch/error.h"
 
 #include <math.h>
+#include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
+
+#define MATHLIB_STANDALONE
+#include <Rmath.h>
 
 static const char *const rule_names[] = {"deepcrime", "welch", "mannwhitney"};
 
@@ -55,6 +61,18 @@ static void moments(double *mean, double *ss, const double *v, size_t n)
 		s += (v[i] - m) * (v[i] - m);
 	*mean = m;
 	*ss = s;
+}
+
+double mt_stats_mean_sd(double *sd, const double *x, size_t n)
+{
+	double m = 0, v = 0;
+	for (size_t i = 0; i < n; i++)
+		m += x[i];
+	m = n ? m / (double)n : NAN;
+	for (size_t i = 0; i < n; i++)
+		v += (x[i] - m) * (x[i] - m);
+	*sd = n > 1 ? sqrt(v / (double)(n - 1)) : 0;
+	return m;
 }
 
 /* Fill means, SDs and Cohen's d; returns the pooled residual variance. */
@@ -115,8 +133,8 @@ int mt_stats_deepcrime_test(mt_stats_test *out, const double *x, size_t n_x,
 		return 0;
 	}
 	out->statistic = diff / se;
-	out->p_value = 2.0 * mt_stats_normal_cdf(-fabs(out->statistic));
-	out->p_worse = mt_stats_normal_cdf(-out->statistic);
+	out->p_value = 2.0 * pnorm(-fabs(out->statistic), 0.0, 1.0, 1, 0);
+	out->p_worse = pnorm(out->statistic, 0.0, 1.0, 0, 0);
 	return 0;
 }
 
@@ -141,9 +159,26 @@ int mt_stats_welch_test(mt_stats_test *out, const double *x, size_t n_x,
 	}
 	out->df = se2 * se2 / (vx * vx / (double)(n_x - 1) + vy * vy / (double)(n_y - 1));
 	out->statistic = diff / sqrt(se2);
-	out->p_value = 2.0 * mt_stats_t_cdf(-fabs(out->statistic), out->df);
-	out->p_worse = mt_stats_t_cdf(-out->statistic, out->df);
+	/* as R's t.test: two-sided 2 pt(-|t|), "greater" pt(t, lower = FALSE) */
+	out->p_value = 2.0 * pt(-fabs(out->statistic), out->df, 1, 0);
+	out->p_worse = pt(out->statistic, out->df, 0, 0);
 	return 0;
+}
+
+/* R's pwilcox keeps its counts in a static cache: serialise the calls,
+ * and free the cache after each so that no memory stays held between
+ * tests. */
+static pthread_mutex_t wilcox_lock = PTHREAD_MUTEX_INITIALIZER;
+
+static double wilcox_p(double u, size_t n_x, size_t n_y, int lower_tail)
+{
+	double p;
+
+	pthread_mutex_lock(&wilcox_lock);
+	p = pwilcox(u, (double)n_x, (double)n_y, lower_tail, 0);
+	wilcox_free();
+	pthread_mutex_unlock(&wilcox_lock);
+	return p;
 }
 
 typedef struct {
@@ -194,15 +229,14 @@ int mt_stats_mannwhitney_test(mt_stats_test *out, const double *x, size_t n_x,
 	u = rank_sum_x - 0.5 * (double)n_x * (double)(n_x + 1);
 	out->statistic = u;
 	mu = 0.5 * (double)n_x * (double)n_y;
-	if (!ties && n_x <= 50 && n_y <= 50) {
-		/* exact, as R's wilcox.test: two-sided doubles the smaller tail */
-		double lower = mt_stats_mannwhitney_cdf(u, n_x, n_y);
-		double upper = 1.0 - mt_stats_mannwhitney_cdf(u - 1.0, n_x, n_y);
-		if (isnan(lower) || isnan(upper))
-			return mt_error_set(MT_ENOMEM, "stats: out of memory for the exact U distribution");
+	/* R's wilcox.test(exact = NULL): exact only below 50 runs a side */
+	if (!ties && n_x < 50 && n_y < 50) {
+		/* exact, as R's wilcox.test: two-sided doubles the smaller tail.
+		 * P(U >= u) comes straight from the upper tail: as 1 - P(U <= u - 1)
+		 * it underflows to 0 for well-separated samples */
 		out->exact = 1;
-		out->p_worse = upper;
-		out->p_value = fmin(1.0, 2.0 * (u > mu ? upper : lower));
+		out->p_worse = wilcox_p(u - 1.0, n_x, n_y, 0);
+		out->p_value = fmin(1.0, 2.0 * (u > mu ? out->p_worse : wilcox_p(u, n_x, n_y, 1)));
 		return 0;
 	}
 	{
@@ -216,8 +250,8 @@ int mt_stats_mannwhitney_test(mt_stats_test *out, const double *x, size_t n_x,
 			return 0;
 		}
 		double zc = (z - (z > 0 ? 0.5 : z < 0 ? -0.5 : 0.0)) / sigma;
-		out->p_value = fmin(1.0, 2.0 * mt_stats_normal_cdf(-fabs(zc)));
-		out->p_worse = 1.0 - mt_stats_normal_cdf((z - 0.5) / sigma);
+		out->p_value = fmin(1.0, 2.0 * pnorm(-fabs(zc), 0.0, 1.0, 1, 0));
+		out->p_worse = pnorm((z - 0.5) / sigma, 0.0, 1.0, 0, 0);
 	}
 	return 0;
 }
@@ -311,30 +345,18 @@ int mt_stats_adjust(double *adjusted, const double *p, size_t m,
 
 /* ---------------------------------------------------------------- */
 
-static double lchoose(double n, double k)
-{
-	return lgamma(n + 1.0) - lgamma(k + 1.0) - lgamma(n - k + 1.0);
-}
-
 double mt_stats_fisher_worse(size_t correct_x, size_t n_x, size_t correct_y,
 			     size_t n_y)
 {
-	double K, N, lden, p = 0.0;
-	size_t kmax;
+	double K, N;
 
 	if (correct_x > n_x || correct_y > n_y || n_x + n_y == 0)
 		return NAN;
 	K = (double)(correct_x + correct_y); /* right answers in both rows */
 	N = (double)(n_x + n_y);
-	lden = lchoose(N, (double)n_x);
-	kmax = correct_x + correct_y < n_x ? correct_x + correct_y : n_x;
-	/* P(X >= correct_x), X = right answers of the original's row */
-	for (size_t k = correct_x; k <= kmax; k++) {
-		if ((double)(n_x - k) > N - K)
-			continue;
-		p += exp(lchoose(K, (double)k) + lchoose(N - K, (double)(n_x - k)) - lden);
-	}
-	return fmin(1.0, p);
+	/* P(X >= correct_x), X = right answers of the original's row: R's
+	 * fisher.test(alternative = "greater") on a 2 x 2 table */
+	return phyper((double)correct_x - 1.0, K, N - K, (double)n_x, 0, 0);
 }
 
 int mt_stats_fisher_inputs(mt_stats_fisher_verdict *out, double *p_inputs,
@@ -399,12 +421,13 @@ static double t_power(double n, double d, double alpha, int both_tails)
 
 	if (!(n >= 2) || !(d > 0) || !(alpha > 0 && alpha < 1))
 		return NAN;
+	/* as R's power.t.test (two-sample, two-sided, sd = 1) */
 	df = 2.0 * n - 2.0;
 	ncp = d * sqrt(n / 2.0);
-	c = mt_stats_t_quantile(1.0 - alpha / 2.0, df);
-	power = 1.0 - mt_stats_nct_cdf(c, df, ncp);
+	c = qt(alpha / 2.0, df, 0, 0);
+	power = pnt(c, df, ncp, 0, 0);
 	if (both_tails)
-		power += mt_stats_nct_cdf(-c, df, ncp);
+		power += pnt(-c, df, ncp, 1, 0);
 	return power;
 }
 
@@ -424,9 +447,10 @@ double mt_stats_t_n_for_power(double power, double d, double alpha)
 
 	if (!(d > 0) || !(alpha > 0 && alpha < 1) || !(power > alpha && power < 1))
 		return NAN;
-	if (mt_stats_t_power(lo, d, alpha) >= power)
+	/* R's power.t.test solves its default, one-tailed power for n */
+	if (mt_stats_t_power_upper(lo, d, alpha) >= power)
 		return lo;
-	while (mt_stats_t_power(hi, d, alpha) < power) {
+	while (mt_stats_t_power_upper(hi, d, alpha) < power) {
 		lo = hi;
 		hi *= 2.0;
 		if (hi > 1e9)
@@ -435,7 +459,7 @@ double mt_stats_t_n_for_power(double power, double d, double alpha)
 	/* power grows with n: bisect to machine precision */
 	for (int it = 0; it < 200 && hi - lo > 1e-10 * hi; it++) {
 		double mid = 0.5 * (lo + hi);
-		if (mt_stats_t_power(mid, d, alpha) < power)
+		if (mt_stats_t_power_upper(mid, d, alpha) < power)
 			lo = mid;
 		else
 			hi = mid;

@@ -20,6 +20,9 @@
 #include "mutorch/shim.h"
 #include "mutorch/source.h"
 #include "mutorch/stats.h"
+#include "mutorch/stats_inputs.h"
+#include "mutorch/stats_search.h"
+#include "mutorch/stats_sequential.h"
 
 /* ---- the cache (source_cache.c) ------------------------------------------ */
 

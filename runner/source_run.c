@@ -100,18 +100,6 @@ cleanup:
 	return error;
 }
 
-static double mean_sd(double *sd, const double *a, int n)
-{
-	double m = 0, v = 0;
-	for (int i = 0; i < n; i++)
-		m += a[i];
-	m = n ? m / n : NAN;
-	for (int i = 0; i < n; i++)
-		v += (a[i] - m) * (a[i] - m);
-	*sd = n > 1 ? sqrt(v / (n - 1)) : 0;
-	return m;
-}
-
 static char *dup_or_empty(const char *s)
 {
 	return strdup(s ? s : "");
@@ -137,8 +125,8 @@ static int assess_mutant(mt_source_mutant_result *m, uint8_t **kills, const mt_s
 	m->runs = n;
 	memcpy(m->accuracy, acc, sizeof(double) * (size_t)n);
 	memcpy(m->keys, st->keys[s * (size_t)st->max_runs], MT_HASH_HEX * (size_t)n);
-	m->original_mean = mean_sd(&m->original_sd, st->acc, n);
-	m->mutant_mean = mean_sd(&m->mutant_sd, acc, n);
+	m->original_mean = mt_stats_mean_sd(&m->original_sd, st->acc, (size_t)(n));
+	m->mutant_mean = mt_stats_mean_sd(&m->mutant_sd, acc, (size_t)(n));
 	m->mean_kill_probability = m->p_value = m->p_adjusted = m->effect_size = NAN;
 	m->redundant = -1;
 	if (st->failed[s]) {

@@ -8,7 +8,7 @@ cd "$(dirname "$0")/.."
 
 PACKAGES="build-essential cmake pkg-config git
   libtorch-dev libopenblas0-pthread
-  libgit2-dev zlib1g-dev libyaml-dev libjansson-dev libcriterion-dev
+  libgit2-dev zlib1g-dev libyaml-dev libjansson-dev libcriterion-dev r-mathlib
   dataset-fashion-mnist python3-torch python3-numpy"
 
 missing=""

@@ -1,8 +1,9 @@
-/* Statistics for source-level killing: every distribution function against
- * published reference values, the tests against R's output on documented
- * samples, corrections, power, the sequential design (Monte-Carlo checks of
- * its false-kill rate and early stopping), per-input kill probabilities,
- * redundancy and the bisection search. */
+/* Statistics for source-level killing: R's distribution functions
+ * (libRmath, which the statistics call) against published reference
+ * values, the tests against R's output on documented samples, corrections,
+ * power, the sequential design (Monte-Carlo checks of its false-kill rate
+ * and early stopping), per-input kill probabilities, redundancy and the
+ * bisection search. */
 #include <criterion/criterion.h>
 #include <math.h>
 #include <stdint.h>
@@ -12,6 +13,12 @@
 #include "mutorch/error.h"
 #include "mutorch/rng.h"
 #include "mutorch/stats.h"
+#include "mutorch/stats_inputs.h"
+#include "mutorch/stats_search.h"
+#include "mutorch/stats_sequential.h"
+
+#define MATHLIB_STANDALONE
+#include <Rmath.h>
 
 #define close_to(got, want, tol)                                              \
 	cr_assert(fabs((got) - (want)) <= (tol), "%s = %.12g, expected %.12g +- %g", \
@@ -22,93 +29,96 @@
 
 Test(stats_dist, normal_cdf_reference_values)
 {
-	close_to(mt_stats_normal_cdf(1.96), 0.9750021048517795, 1e-13);
-	close_to(mt_stats_normal_cdf(0.0), 0.5, 1e-15);
-	close_to(mt_stats_normal_cdf(-1.0), 0.15865525393145707, 1e-14);
+	close_to(pnorm(1.96, 0.0, 1.0, 1, 0), 0.9750021048517795, 1e-13);
+	close_to(pnorm(0.0, 0.0, 1.0, 1, 0), 0.5, 1e-15);
+	close_to(pnorm(-1.0, 0.0, 1.0, 1, 0), 0.15865525393145707, 1e-14);
 	/* far tail keeps relative accuracy: Phi(-10) = 7.6198530241605e-24 */
-	close_to(mt_stats_normal_cdf(-10.0) / 7.6198530241604696e-24, 1.0, 1e-10);
-	cr_assert(isnan(mt_stats_normal_cdf(NAN)));
+	close_to(pnorm(-10.0, 0.0, 1.0, 1, 0) / 7.6198530241604696e-24, 1.0, 1e-10);
+	cr_assert(isnan(pnorm(NAN, 0.0, 1.0, 1, 0)));
 }
 
 Test(stats_dist, normal_quantile_reference_values)
 {
-	close_to(mt_stats_normal_quantile(0.975), 1.959963984540054, 1e-13);
-	close_to(mt_stats_normal_quantile(0.5), 0.0, 1e-15);
-	close_to(mt_stats_normal_quantile(0.05), -1.6448536269514722, 1e-13);
-	close_to(mt_stats_normal_quantile(0.995), 2.5758293035489004, 1e-13);
+	close_to(qnorm(0.975, 0.0, 1.0, 1, 0), 1.959963984540054, 1e-13);
+	close_to(qnorm(0.5, 0.0, 1.0, 1, 0), 0.0, 1e-15);
+	close_to(qnorm(0.05, 0.0, 1.0, 1, 0), -1.6448536269514722, 1e-13);
+	close_to(qnorm(0.995, 0.0, 1.0, 1, 0), 2.5758293035489004, 1e-13);
 	/* the far tail branch of AS 241: Phi^-1(1e-10) = -6.361340902404056 */
-	close_to(mt_stats_normal_quantile(1e-10), -6.361340902404056, 1e-11);
-	close_to(mt_stats_normal_cdf(mt_stats_normal_quantile(1e-300)) / 1e-300, 1.0, 1e-10);
-	cr_assert(isinf(mt_stats_normal_quantile(0.0)) && mt_stats_normal_quantile(0.0) < 0);
-	cr_assert(isnan(mt_stats_normal_quantile(1.5)));
+	close_to(qnorm(1e-10, 0.0, 1.0, 1, 0), -6.361340902404056, 1e-11);
+	close_to(pnorm(qnorm(1e-300, 0.0, 1.0, 1, 0), 0.0, 1.0, 1, 0) / 1e-300, 1.0, 1e-10);
+	cr_assert(isinf(qnorm(0.0, 0.0, 1.0, 1, 0)) && qnorm(0.0, 0.0, 1.0, 1, 0) < 0);
+	cr_assert(isnan(qnorm(1.5, 0.0, 1.0, 1, 0)));
 	/* round trip across the branches */
 	for (double p = 1e-12; p < 1.0; p *= 3.7)
-		close_to(mt_stats_normal_cdf(mt_stats_normal_quantile(p)) / p, 1.0, 1e-12);
+		close_to(pnorm(qnorm(p, 0.0, 1.0, 1, 0), 0.0, 1.0, 1, 0) / p, 1.0, 1e-12);
 }
 
 Test(stats_dist, incomplete_beta_closed_forms)
 {
 	/* I_x(a, 1) = x^a; I_x(1, b) = 1 - (1 - x)^b; I_.5(a, a) = .5;
 	 * I_x(.5, .5) = (2 / pi) asin(sqrt(x)) */
-	close_to(mt_stats_incbeta(0.3, 2.0, 1.0), 0.09, 1e-14);
-	close_to(mt_stats_incbeta(0.7, 3.5, 1.0), pow(0.7, 3.5), 1e-14);
-	close_to(mt_stats_incbeta(0.3, 1.0, 3.0), 1.0 - pow(0.7, 3.0), 1e-14);
-	close_to(mt_stats_incbeta(0.5, 7.0, 7.0), 0.5, 1e-14);
-	close_to(mt_stats_incbeta(0.5, 120.5, 120.5), 0.5, 1e-12);
-	close_to(mt_stats_incbeta(0.2, 0.5, 0.5), 2.0 / M_PI * asin(sqrt(0.2)), 1e-14);
-	close_to(mt_stats_incbeta(0.9, 0.5, 0.5), 2.0 / M_PI * asin(sqrt(0.9)), 1e-14);
+	close_to(pbeta(0.3, 2.0, 1.0, 1, 0), 0.09, 1e-14);
+	close_to(pbeta(0.7, 3.5, 1.0, 1, 0), pow(0.7, 3.5), 1e-14);
+	close_to(pbeta(0.3, 1.0, 3.0, 1, 0), 1.0 - pow(0.7, 3.0), 1e-14);
+	close_to(pbeta(0.5, 7.0, 7.0, 1, 0), 0.5, 1e-14);
+	close_to(pbeta(0.5, 120.5, 120.5, 1, 0), 0.5, 1e-12);
+	close_to(pbeta(0.2, 0.5, 0.5, 1, 0), 2.0 / M_PI * asin(sqrt(0.2)), 1e-14);
+	close_to(pbeta(0.9, 0.5, 0.5, 1, 0), 2.0 / M_PI * asin(sqrt(0.9)), 1e-14);
 	/* I_x(2, 3) = 6x^2 - 8x^3 + 3x^4 (binomial sum) at x = .4: 0.5248 */
-	close_to(mt_stats_incbeta(0.4, 2.0, 3.0), 0.5248, 1e-14);
+	close_to(pbeta(0.4, 2.0, 3.0, 1, 0), 0.5248, 1e-14);
 	/* symmetry I_x(a, b) = 1 - I_{1-x}(b, a) */
-	close_to(mt_stats_incbeta(0.35, 4.2, 9.7) + mt_stats_incbeta(0.65, 9.7, 4.2), 1.0, 1e-14);
-	cr_assert(mt_stats_incbeta(0.0, 2.0, 3.0) == 0.0 && mt_stats_incbeta(1.0, 2.0, 3.0) == 1.0);
-	cr_assert(isnan(mt_stats_incbeta(0.5, 0.0, 1.0)));
-	cr_assert(isnan(mt_stats_incbeta(1.5, 1.0, 1.0)));
+	close_to(pbeta(0.35, 4.2, 9.7, 1, 0) + pbeta(0.65, 9.7, 4.2, 1, 0), 1.0, 1e-14);
+	cr_assert(pbeta(0.0, 2.0, 3.0, 1, 0) == 0.0 && pbeta(1.0, 2.0, 3.0, 1, 0) == 1.0);
+	/* R's domain: a = 0 is a point mass at 0, x outside [0, 1] lies below
+	 * or above all the mass; only a negative shape is invalid */
+	cr_assert(pbeta(0.5, 0.0, 1.0, 1, 0) == 1.0);
+	cr_assert(pbeta(1.5, 1.0, 1.0, 1, 0) == 1.0 && pbeta(-0.5, 1.0, 1.0, 1, 0) == 0.0);
+	cr_assert(isnan(pbeta(0.5, -1.0, 1.0, 1, 0)));
 }
 
 Test(stats_dist, student_t_cdf_tables)
 {
 	/* two-sided 5% critical values from the printed tables (3 decimals) */
-	close_to(mt_stats_t_cdf(2.228, 10), 0.975, 1e-5);
-	close_to(mt_stats_t_cdf(2.086, 20), 0.975, 1e-5);
-	close_to(mt_stats_t_cdf(12.706, 1), 0.975, 1e-5);
-	close_to(mt_stats_t_cdf(-2.776, 4), 0.025, 1.5e-5); /* table rounds 2.7764 */
+	close_to(pt(2.228, 10, 1, 0), 0.975, 1e-5);
+	close_to(pt(2.086, 20, 1, 0), 0.975, 1e-5);
+	close_to(pt(12.706, 1, 1, 0), 0.975, 1e-5);
+	close_to(pt(-2.776, 4, 1, 0), 0.025, 1.5e-5); /* table rounds 2.7764 */
 	/* df = 1 is Cauchy: 1/2 + atan(t) / pi */
-	close_to(mt_stats_t_cdf(1.0, 1), 0.75, 1e-14);
-	close_to(mt_stats_t_cdf(-3.5, 1), 0.5 + atan(-3.5) / M_PI, 1e-14);
+	close_to(pt(1.0, 1, 1, 0), 0.75, 1e-14);
+	close_to(pt(-3.5, 1, 1, 0), 0.5 + atan(-3.5) / M_PI, 1e-14);
 	/* df = 2 in closed form: 1/2 + t / (2 sqrt(2 + t^2)) */
-	close_to(mt_stats_t_cdf(-3.0, 2), 0.5 - 3.0 / (2.0 * sqrt(11.0)), 1e-14);
-	close_to(mt_stats_t_cdf(0.0, 7.3), 0.5, 1e-15);
+	close_to(pt(-3.0, 2, 1, 0), 0.5 - 3.0 / (2.0 * sqrt(11.0)), 1e-14);
+	close_to(pt(0.0, 7.3, 1, 0), 0.5, 1e-15);
 	/* huge df tends to the normal; at df = 1e6 the first-order expansion
 	 * Phi(t) - phi(t) (t^3 + t) / (4 df) gives 0.97500196621 */
-	close_to(mt_stats_t_cdf(1.96, 1e12), mt_stats_normal_cdf(1.96), 1e-12);
-	close_to(mt_stats_t_cdf(1.96, 1e6), 0.97500196621, 2e-11);
+	close_to(pt(1.96, 1e12, 1, 0), pnorm(1.96, 0.0, 1.0, 1, 0), 1e-12);
+	close_to(pt(1.96, 1e6, 1, 0), 0.97500196621, 2e-11);
 }
 
 Test(stats_dist, student_t_quantile)
 {
-	close_to(mt_stats_t_quantile(0.975, 10), 2.228138851986274, 1e-10);
-	close_to(mt_stats_t_quantile(0.975, 20), 2.085963447265837, 1e-10);
-	close_to(mt_stats_t_quantile(0.975, 1), 12.706204736174696, 1e-8);
-	close_to(mt_stats_t_quantile(0.025, 17.776), -mt_stats_t_quantile(0.975, 17.776), 1e-12);
+	close_to(qt(0.975, 10, 1, 0), 2.228138851986274, 1e-10);
+	close_to(qt(0.975, 20, 1, 0), 2.085963447265837, 1e-10);
+	close_to(qt(0.975, 1, 1, 0), 12.706204736174696, 1e-8);
+	close_to(qt(0.025, 17.776, 1, 0), -qt(0.975, 17.776, 1, 0), 1e-12);
 	for (double df = 0.7; df < 200; df *= 2.3)
 		for (double p = 0.001; p < 1.0; p += 0.0997)
-			close_to(mt_stats_t_cdf(mt_stats_t_quantile(p, df), df), p, 1e-12);
+			close_to(pt(qt(p, df, 1, 0), df, 1, 0), p, 1e-12);
 }
 
 Test(stats_dist, noncentral_t_cdf)
 {
 	/* ncp 0 is the central t */
-	close_to(mt_stats_nct_cdf(1.3, 9, 0.0), mt_stats_t_cdf(1.3, 9), 1e-15);
+	close_to(pnt(1.3, 9, 0.0, 1, 0), pt(1.3, 9, 1, 0), 1e-15);
 	/* values checked by numerical integration of Phi(t sqrt(V / df) - ncp)
 	 * over V ~ chi2(df) (R: pt(2, 10, 1) = 0.8076115625) */
-	close_to(mt_stats_nct_cdf(2.0, 10, 1.0), 0.8076115625303754, 1e-10);
-	close_to(mt_stats_nct_cdf(-1.0, 5, 2.0), 0.0023163756540538726, 1e-11);
-	close_to(mt_stats_nct_cdf(3.0, 20, 2.5), 0.6616028734935061, 1e-10);
+	close_to(pnt(2.0, 10, 1.0, 1, 0), 0.8076115625303754, 1e-10);
+	close_to(pnt(-1.0, 5, 2.0, 1, 0), 0.0023163756540538726, 1e-11);
+	close_to(pnt(3.0, 20, 2.5, 1, 0), 0.6616028734935061, 1e-10);
 	/* df -> inf: T -> N(ncp, 1) */
-	close_to(mt_stats_nct_cdf(2.5, 1e7, 1.0), mt_stats_normal_cdf(1.5), 1e-5);
+	close_to(pnt(2.5, 1e7, 1.0, 1, 0), pnorm(1.5, 0.0, 1.0, 1, 0), 1e-5);
 	/* monotone in ncp */
-	cr_assert(mt_stats_nct_cdf(2.0, 10, 1.5) < mt_stats_nct_cdf(2.0, 10, 1.0));
+	cr_assert(pnt(2.0, 10, 1.5, 1, 0) < pnt(2.0, 10, 1.0, 1, 0));
 }
 
 Test(stats_dist, mann_whitney_exact_critical_values)
@@ -121,20 +131,20 @@ Test(stats_dist, mann_whitney_exact_critical_values)
 		{10, 10, 23}, {5, 5, 2}, {8, 6, 8}, {20, 20, 127}, {4, 7, 3},
 	};
 	for (size_t i = 0; i < sizeof(table) / sizeof(table[0]); i++) {
-		double at = mt_stats_mannwhitney_cdf(table[i].u, table[i].n1, table[i].n2);
-		double next = mt_stats_mannwhitney_cdf(table[i].u + 1, table[i].n1, table[i].n2);
+		double at = pwilcox(table[i].u, table[i].n1, table[i].n2, 1, 0);
+		double next = pwilcox(table[i].u + 1, table[i].n1, table[i].n2, 1, 0);
 		cr_assert(at <= 0.025 && next > 0.025,
 			  "n1=%zu n2=%zu: P(U <= %d) = %g, P(U <= %d) = %g, expected the critical value %d",
 			  table[i].n1, table[i].n2, table[i].u, at, table[i].u + 1, next, table[i].u);
 	}
 	/* n1 = n2 = 2: U takes 0..4 with counts 1 1 2 1 1 of C(4,2) = 6 */
-	close_to(mt_stats_mannwhitney_cdf(0, 2, 2), 1.0 / 6, 1e-15);
-	close_to(mt_stats_mannwhitney_cdf(2, 2, 2), 4.0 / 6, 1e-15);
-	close_to(mt_stats_mannwhitney_cdf(4, 2, 2), 1.0, 1e-15);
+	close_to(pwilcox(0, 2, 2, 1, 0), 1.0 / 6, 1e-15);
+	close_to(pwilcox(2, 2, 2, 1, 0), 4.0 / 6, 1e-15);
+	close_to(pwilcox(4, 2, 2, 1, 0), 1.0, 1e-15);
 	/* symmetric: P(U <= u) = P(U >= n1 n2 - u) */
-	close_to(mt_stats_mannwhitney_cdf(30, 9, 7),
-		 1.0 - mt_stats_mannwhitney_cdf(63 - 30 - 1, 9, 7), 1e-13);
-	cr_assert(isnan(mt_stats_mannwhitney_cdf(3, 0, 4)));
+	close_to(pwilcox(30, 9, 7, 1, 0),
+		 1.0 - pwilcox(63 - 30 - 1, 9, 7, 1, 0), 1e-13);
+	cr_assert(isnan(pwilcox(3, 0, 4, 1, 0)));
 }
 
 Test(stats_dist, fisher_exact_tea_tasting)
@@ -188,16 +198,17 @@ Test(stats_tests, deepcrime_wald_z)
 	 * t); DeepCrime refers it to the normal: p = 2 Phi(-1.860813) */
 	cr_assert_eq(mt_stats_deepcrime_test(&r, sleep1, 10, sleep2, 10), 0);
 	close_to(r.statistic, -1.860813, 5e-7);
-	close_to(r.p_value, 2.0 * mt_stats_normal_cdf(-1.8608134), 1e-8);
+	close_to(r.p_value, 2.0 * pnorm(-1.8608134, 0.0, 1.0, 1, 0), 1e-8);
 	close_to(r.p_value, 0.0627708, 5e-7);
 	close_to(r.df, 18.0, 0);
 
 	/* unequal n by hand: x = {1, 2, 3}, y = {2, 4, 6, 8}: beta = 5 - 2 = 3,
 	 * SSR = 2 + 20 = 22, s^2 = 22 / 5, SE = sqrt(4.4 (1/3 + 1/4)),
-	 * z = (2 - 5) / SE = -1.8786729 */
+	 * z = (2 - 5) / SE = -1.8725634 */
 	double x[] = {1, 2, 3}, y[] = {2, 4, 6, 8};
 	cr_assert_eq(mt_stats_deepcrime_test(&r, x, 3, y, 4), 0);
 	close_to(r.statistic, -3.0 / sqrt(4.4 * (1.0 / 3 + 1.0 / 4)), 1e-12);
+	close_to(r.statistic, -1.8725634, 5e-8);
 	close_to(r.effect_size, -3.0 / sqrt(4.4), 1e-12);
 }
 
@@ -219,6 +230,60 @@ Test(stats_tests, mann_whitney_matches_r)
 	cr_assert_eq(r.exact, 1);
 	close_to(r.p_worse, 0.1272061, 5e-7);
 	close_to(r.p_value, 2.0 * 0.1272061, 1e-6);
+}
+
+/* 30 runs against 30, every original run better than every mutant run:
+ * U = 900, one-sided p = P(U >= 900) = 1 / C(60, 30) = 8.4556169460724e-18
+ * (R: wilcox.test(x, y, alternative = "g")), two-sided twice that. The
+ * upper tail taken as 1 - P(U <= 899) underflows to 0. */
+Test(stats_tests, mann_whitney_exact_far_tail)
+{
+	double x[30], y[30];
+	mt_stats_test r;
+
+	for (int i = 0; i < 30; i++) {
+		x[i] = 0.9 + 0.001 * i;
+		y[i] = 0.8 + 0.001 * i;
+	}
+	cr_assert_eq(mt_stats_mannwhitney_test(&r, x, 30, y, 30), 0);
+	cr_assert_eq(r.exact, 1);
+	close_to(r.statistic, 900.0, 0);
+	close_to(r.p_worse / 8.4556169460723678e-18, 1.0, 1e-12);
+	close_to(r.p_value / 1.6911233892144736e-17, 1.0, 1e-12);
+	/* the mirror image: the lower tail was always direct */
+	cr_assert_eq(mt_stats_mannwhitney_test(&r, y, 30, x, 30), 0);
+	close_to(r.statistic, 0.0, 0);
+	close_to(r.p_value / 1.6911233892144736e-17, 1.0, 1e-12);
+	close_to(r.p_worse, 1.0, 0);
+}
+
+/* R's wilcox.test takes the exact distribution only when n_x < 50 and
+ * n_y < 50 (and no ties), else the normal approximation with continuity
+ * correction. x = .810, .811, ..., .859 and y = .8005, .8015, ..., .8495:
+ * U = 1680, sigma = sqrt(50 * 50 / 12 * 101), z = (1680 - 1250 - .5) /
+ * sigma = 2.9608956365, p = 2 (1 - Phi(z)) = 0.0030674586237 (the exact
+ * distribution would give 0.0028083166388). */
+Test(stats_tests, mann_whitney_exact_below_50_as_r)
+{
+	double x[50], y[50];
+	mt_stats_test r;
+
+	for (int i = 0; i < 50; i++) {
+		x[i] = 0.8 + 0.001 * (i + 10);
+		y[i] = 0.8 + 0.001 * (i + 0.5);
+	}
+	cr_assert_eq(mt_stats_mannwhitney_test(&r, x, 50, y, 50), 0);
+	close_to(r.statistic, 1680.0, 0);
+	cr_assert_eq(r.exact, 0);
+	close_to(r.p_value, 0.0030674586237370232, 1e-15);
+	close_to(r.p_worse, 0.0015337293118685116, 1e-15);
+	/* 49 against 50 is still R's normal path: z = 2.8309102884 */
+	cr_assert_eq(mt_stats_mannwhitney_test(&r, x, 49, y, 50), 0);
+	cr_assert_eq(r.exact, 0);
+	close_to(r.p_value, 0.0046415737830915117, 1e-15);
+	/* 49 against 49 is exact */
+	cr_assert_eq(mt_stats_mannwhitney_test(&r, x, 49, y, 49), 0);
+	cr_assert_eq(r.exact, 1);
 }
 
 Test(stats_tests, degenerate_samples)
@@ -378,7 +443,7 @@ Test(stats_power, matches_r_power_t_test)
 	 * strict = FALSE); the opposite tail adds P(T < -c) */
 	close_to(mt_stats_t_power_upper(20, 0.5, 0.05), 0.3377084, 5e-8);
 	close_to(mt_stats_t_power(20, 0.5, 0.05),
-		 0.3377084 + mt_stats_nct_cdf(-mt_stats_t_quantile(0.975, 38), 38, 0.5 * sqrt(10.0)),
+		 0.3377084 + pnt(-qt(0.975, 38, 1, 0), 38, 0.5 * sqrt(10.0), 1, 0),
 		 5e-8);
 	cr_assert(mt_stats_t_power(20, 0.5, 0.05) > mt_stats_t_power_upper(20, 0.5, 0.05));
 	/* R's ?power.t.test examples: power.t.test(n = 20, delta = 1):
@@ -386,12 +451,27 @@ Test(stats_power, matches_r_power_t_test)
 	close_to(mt_stats_t_power_upper(20, 1.0, 0.05), 0.8689528, 5e-8);
 	close_to(mt_stats_t_n_for_power(0.90, 1.0, 0.05), 22.02110, 1e-4);
 	/* power.t.test(power = .8, delta = .5): n = 63.76576 */
-	close_to(mt_stats_t_n_for_power(0.80, 0.5, 0.05), 63.76576, 1e-3);
-	close_to(mt_stats_t_power(mt_stats_t_n_for_power(0.8, 0.5, 0.05), 0.5, 0.05), 0.8, 1e-9);
+	close_to(mt_stats_t_n_for_power(0.80, 0.5, 0.05), 63.76576, 1e-5);
 	/* under the null the two-sided power is alpha */
 	close_to(mt_stats_t_power(12, 1e-9, 0.05), 0.05, 1e-8);
 	cr_assert(isnan(mt_stats_t_n_for_power(0.01, 0.5, 0.05)));
 	cr_assert(isnan(mt_stats_t_power(1, 0.5, 0.05)));
+}
+
+/* R's power.t.test solves its one-tailed power (strict = FALSE) for n;
+ * solving the two-tailed power gave 63.76561 for power .8 at d = .5
+ * (R: 63.76576), and at low power the opposite tail matters more: power
+ * .1 at d = .2 needs n = 23.9966489 with one tail, 22.2655672 with both. */
+Test(stats_power, n_for_power_solves_r_one_tailed_power)
+{
+	double n = mt_stats_t_n_for_power(0.80, 0.5, 0.05);
+
+	close_to(n, 63.76576, 1e-5);
+	close_to(mt_stats_t_power_upper(n, 0.5, 0.05), 0.8, 1e-9);
+	cr_assert(mt_stats_t_power(n, 0.5, 0.05) > 0.8);
+	n = mt_stats_t_n_for_power(0.10, 0.2, 0.05);
+	close_to(n, 23.9966489, 1e-6);
+	close_to(mt_stats_t_power_upper(n, 0.2, 0.05), 0.1, 1e-9);
 }
 
 /* ---------------------------------------------------------------- */
@@ -408,7 +488,7 @@ Test(stats_sequential, boundaries_spend_alpha)
 	cr_assert_eq(mt_stats_sequential_look_n(d, 9), 0);
 	/* look 1 spends alpha(.2) = 2 - 2 Phi(z_.975 / sqrt(.2)) alone */
 	close_to(mt_stats_sequential_nominal_p(d, 0),
-		 2.0 - 2.0 * mt_stats_normal_cdf(1.959963984540054 / sqrt(0.2)), 1e-15);
+		 2.0 - 2.0 * pnorm(1.959963984540054 / sqrt(0.2), 0.0, 1.0, 1, 0), 1e-15);
 	/* boundaries fall and the last lies between the fixed-design z_.95 and
 	 * the Bonferroni-like bound, as correlation between looks allows; a
 	 * 2e6-path simulation of the z process gave crossing 0.0500 in all */
@@ -551,7 +631,7 @@ Test(stats_sequential, decide_api)
 	cr_assert(r.test.killed && r.test.p_worse <= r.nominal_p && r.test.effect_size > 10);
 	close_to(r.test.statistic, 0.8 / sqrt(2.0 * 2.1875e-4 / 3.0 / 4.0), 1e-9);
 	close_to(r.test.df, 3.0, 0);
-	close_to(r.test.p_worse, mt_stats_t_cdf(-r.test.statistic, 3.0), 1e-18);
+	close_to(r.test.p_worse, pt(-r.test.statistic, 3.0, 1, 0), 1e-18);
 	/* a mutant about 40 SDs worse is killed by look 2 at the latest */
 	cr_assert_eq(mt_stats_sequential_decide(&r, d, orig, worse, 4), 0);
 	if (r.verdict == MT_STATS_CONTINUE) {
