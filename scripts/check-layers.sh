@@ -69,25 +69,25 @@ if [ ! -d "$root" ]; then
 fi
 cd "$root"
 
-list=$(mktemp "${TMPDIR:-/tmp}/check-layers.XXXXXX")
-trap 'rm -f "$list"' EXIT
-trap 'exit 2' HUP INT TERM
-
-for d in *; do
-	if [ -d "$d" ]; then
-		case " $MT_NOT_MODULES " in *" $d "*) continue ;; esac
-		[ -f "$d/CMakeCache.txt" ] && continue
-		find "$d" -type f \( -name '*.c' -o -name '*.h' -o -name '*.cpp' \
-			-o -name '*.hpp' \) -print >>"$list"
-	elif [ -f "$d" ]; then
-		case "$d" in *.c | *.h | *.cpp | *.hpp) printf '%s\n' "$d" >>"$list" ;; esac
-	fi
-done
+# Every source file below root, one path a line; a folder find cannot read
+# gives a line "!unreadable DIR" that the checker turns into an error.
+list_sources() {
+	for d in *; do
+		if [ -d "$d" ]; then
+			case " $MT_NOT_MODULES " in *" $d "*) continue ;; esac
+			[ -f "$d/CMakeCache.txt" ] && continue
+			find "$d" -type f \( -name '*.c' -o -name '*.h' -o -name '*.cpp' \
+				-o -name '*.hpp' \) -print || printf '!unreadable %s\n' "$d"
+		elif [ -f "$d" ]; then
+			case "$d" in *.c | *.h | *.cpp | *.hpp) printf '%s\n' "$d" ;; esac
+		fi
+	done
+}
 
 export MT_LAYERS MT_OWNERS MT_NOT_MODULES
 
 status=0
-LC_ALL=C sort "$list" | awk '
+list_sources | LC_ALL=C sort | awk '
 function fail(msg) {
 	print msg
 	nviol++
@@ -240,7 +240,7 @@ function fdfs(a,   i, b, j, path, why) {
 	fcolor[a] = 2
 }
 
-function check_file(p,   mod, line, ln, inc, tgt, tmod, pub, what) {
+function check_file(p,   mod, line, ln, inc, tgt, tmod, pub, what, r) {
 	nfiles++
 	mod = module_of(p)
 	if (mod == "") {
@@ -258,7 +258,7 @@ function check_file(p,   mod, line, ln, inc, tgt, tmod, pub, what) {
 			pubname(p) " to the owners of include/mutorch/*.h in scripts/check-layers.sh")
 	add_node(p)
 	ln = 0
-	while ((getline line < p) > 0) {
+	while ((r = (getline line < p)) > 0) {
 		ln++
 		sub(/\r$/, "", line)
 		if (line !~ /^[ \t]*#[ \t]*include[ \t]*"[^"]*"/) continue
@@ -303,13 +303,19 @@ function check_file(p,   mod, line, ln, inc, tgt, tmod, pub, what) {
 			fail(what " of " tmod " (layer " layer[tmod] "); " mod " (layer " \
 				layer[mod] ") may include: " maytxt[mod])
 	}
+	if (r < 0) fail(p ": cannot be read")
 	close(p)
 }
 
 BEGIN { load_tables() }
+/^!unreadable / { sub(/^!unreadable /, ""); unreadable = unreadable " " $0; next }
 { check_file($0) }
 END {
 	if (broken) exit 2
+	if (unreadable != "") {
+		print "check-layers.sh: cannot read every file of" unreadable > "/dev/stderr"
+		exit 2
+	}
 	for (i = 1; i <= nnodes; i++) if (!color[nodes[i]]) dfs(nodes[i])
 	for (i = 1; i <= nmods; i++) if (!fcolor[mods[i]]) fdfs(mods[i])
 	if (nviol) {
