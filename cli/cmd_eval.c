@@ -11,6 +11,7 @@
 #include "mutorch/clock.h"
 #include "mutorch/error.h"
 #include "mutorch/runner.h"
+#include "mutorch/shim.h"
 
 static const char eval_usage[] =
 	"usage: mutorch eval [CONFIG] [--model FILE] [--json] [--predictions FILE]\n"

@@ -13,6 +13,7 @@
 #include "mutorch/error.h"
 #include "mutorch/io.h"
 #include "mutorch/runner.h"
+#include "mutorch/shim.h"
 
 static const char train_usage[] =
 	"usage: mutorch train [CONFIG] [-o FILE] [--json] [--quiet]\n"

@@ -8,6 +8,7 @@
 
 #include "mutorch/error.h"
 #include "mutorch/operators.h"
+#include "mutorch/shim.h"
 
 int mt_model_view_new(mt_model_view **out)
 {

@@ -2,6 +2,7 @@
  * normalised model inputs. */
 #include "mutorch/runner.h"
 #include "mutorch/error.h"
+#include "mutorch/shim.h"
 
 #include <stdlib.h>
 #include <string.h>

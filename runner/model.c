@@ -2,6 +2,7 @@
  * the trained one. */
 #include "mutorch/runner.h"
 #include "mutorch/error.h"
+#include "mutorch/shim.h"
 
 #include <stdlib.h>
 #include <unistd.h>

@@ -9,6 +9,8 @@
 #include "mutorch/pool.h"
 #include "mutorch/resultlog.h"
 #include "mutorch/runner.h"
+#include "mutorch/shim.h"
+#include "mutorch/shim_partial.h"
 #include "runner_internal.h"
 
 #include <jansson.h>

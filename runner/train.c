@@ -5,6 +5,8 @@
 #include "mutorch/runner.h"
 #include "mutorch/error.h"
 #include "mutorch/rng.h"
+#include "mutorch/shim.h"
+#include "mutorch/shim_train.h"
 #include "runner_internal.h"
 
 #include <math.h>

@@ -15,6 +15,8 @@
 
 #include <ATen/CPUGeneratorImpl.h>
 
+#include "mutorch/shim.h"
+
 namespace {
 
 /* The recipe vocabulary's name ("conv2d"), or nullptr out of range. */

@@ -16,6 +16,7 @@
 
 #include "mutorch/error.h"
 #include "mutorch/shim.h"
+#include "mutorch/shim_partial.h"
 #include "shim_internal.hpp"
 
 using mtpartial::failf;

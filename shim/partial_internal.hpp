@@ -16,6 +16,7 @@
 #include <utility>
 #include <vector>
 
+#include "mutorch/shim.h"
 #include "shim_internal.hpp"
 
 using torch::jit::Block;

@@ -19,6 +19,7 @@
 #include "mutorch/error.h"
 #include "mutorch/recipe.h"
 #include "mutorch/shim.h"
+#include "mutorch/shim_train.h"
 
 struct mt_optimizer {
 	std::unique_ptr<torch::optim::Optimizer> optimizer;

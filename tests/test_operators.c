@@ -10,6 +10,7 @@
 
 #include "mutorch/error.h"
 #include "mutorch/operators.h"
+#include "mutorch/shim.h"
 
 static uint32_t bits(float x)
 {

@@ -14,6 +14,7 @@
 #include "mutorch/dataset.h"
 #include "mutorch/error.h"
 #include "mutorch/shim.h"
+#include "mutorch/shim_graph.h"
 
 #define LENET MT_FIXTURES "/lenet5_pytorch.pt"
 #define BATCH 4

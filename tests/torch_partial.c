@@ -18,6 +18,7 @@
 #include "mutorch/dataset.h"
 #include "mutorch/error.h"
 #include "mutorch/shim.h"
+#include "mutorch/shim_partial.h"
 
 #define FASHION "/usr/share/datasets/fashion-mnist"
 #define NUM_IMAGES 2000

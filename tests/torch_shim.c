@@ -12,6 +12,7 @@
 #include "mutorch/error.h"
 #include "mutorch/io.h"
 #include "mutorch/shim.h"
+#include "mutorch/shim_train.h"
 
 #define FMNIST "/usr/share/datasets/fashion-mnist/"
 
