@@ -12,6 +12,7 @@
 #include <string.h>
 
 #include "mutorch/error.h"
+#include "mutorch/operators.h"
 #include "mutorch/source.h"
 
 void mt_source_variants_free(mt_source_variant *v, size_t count)

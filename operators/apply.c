@@ -15,6 +15,7 @@
 #include "mutorch/error.h"
 #include "mutorch/operators.h"
 #include "internal.h"
+#include "mutorch/view.h"
 
 /* ---- apply -------------------------------------------------------------- */
 

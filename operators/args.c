@@ -17,6 +17,7 @@
 #include "mutorch/error.h"
 #include "mutorch/operators.h"
 #include "mutorch/strbuf.h"
+#include "mutorch/view.h"
 
 /* ---- arguments ---------------------------------------------------------- */
 

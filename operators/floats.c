@@ -7,7 +7,7 @@
 #include <string.h>
 
 #include "mutorch/error.h"
-#include "mutorch/operators.h"
+#include "mutorch/floats.h"
 
 /* ---- conversions --------------------------------------------------------- */
 

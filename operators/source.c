@@ -13,6 +13,7 @@
 #include <string.h>
 
 #include "mutorch/error.h"
+#include "mutorch/operators.h"
 #include "mutorch/rng.h"
 #include "internal.h"
 #include "source_internal.h"

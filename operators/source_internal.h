@@ -2,6 +2,7 @@
 #ifndef MUTORCH_SOURCE_INTERNAL_H
 #define MUTORCH_SOURCE_INTERNAL_H
 
+#include "mutorch/operators.h"
 #include "mutorch/source.h"
 
 #define SRC_MAX_PARAMS 8

@@ -11,6 +11,7 @@
 #include <string.h>
 
 #include "mutorch/error.h"
+#include "mutorch/operators.h"
 #include "source_internal.h"
 
 static int missing(const mt_source_mutant *mu, const char *key, const char *expected)

@@ -28,6 +28,10 @@
 
 #include "mutorch/error.h"
 #include "internal.h"
+#include "mutorch/floats.h"
+#include "mutorch/operators.h"
+#include "mutorch/rng.h"
+#include "mutorch/view.h"
 
 static uint32_t bits_of(float x)
 {

@@ -6,6 +6,7 @@
 #include "mutorch/error.h"
 #include "mutorch/io.h"
 #include "mutorch/mutant.h"
+#include "mutorch/operators.h"
 #include "mutorch/pool.h"
 #include "mutorch/resultlog.h"
 #include "mutorch/runner.h"

@@ -1,6 +1,7 @@
 /* The source-level mutation run (see sourcerun.h): plan, train the
  * missing runs in worker processes, decide statistically, report. */
 #include "mutorch/clock.h"
+#include "mutorch/operators.h"
 #include "mutorch/shim.h"
 #include "mutorch/sourcerun.h"
 #include "mutorch/error.h"

@@ -9,8 +9,11 @@
 #include <string.h>
 
 #include "mutorch/error.h"
+#include "mutorch/floats.h"
 #include "mutorch/operators.h"
+#include "mutorch/rng.h"
 #include "mutorch/shim.h"
+#include "mutorch/view.h"
 
 static uint32_t bits(float x)
 {

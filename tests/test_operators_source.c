@@ -9,6 +9,7 @@
 #include <string.h>
 
 #include "mutorch/error.h"
+#include "mutorch/operators.h"
 #include "mutorch/rng.h"
 #include "mutorch/source.h"
 
