@@ -15,6 +15,7 @@
 #include "mutorch/error.h"
 #include "mutorch/hash.h"
 #include "mutorch/io.h"
+#include "mutorch/killmatrix.h"
 #include "mutorch/shim.h"
 #include "mutorch/source.h"
 

@@ -22,6 +22,7 @@
 #include "mutorch/io.h"
 #include "mutorch/killmatrix.h"
 #include "mutorch/modelrun.h"
+#include "mutorch/scores.h"
 #include "mutorch/shim.h"
 #include "mutorch/sourcerun.h"
 

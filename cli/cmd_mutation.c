@@ -15,6 +15,7 @@
 #include "mutorch/modelrun.h"
 #include "mutorch/operators.h"
 #include "mutorch/plan.h"
+#include "mutorch/report.h"
 #include "mutorch/runner.h"
 #include "mutorch/sourcerun.h"
 

@@ -4,6 +4,8 @@
 #include "internal.h"
 #include "mutorch/error.h"
 #include "mutorch/io.h"
+#include "mutorch/killmatrix.h"
+#include "mutorch/report.h"
 
 #include <inttypes.h>
 #include <jansson.h>
