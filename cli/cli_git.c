@@ -12,7 +12,9 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "mutorch/config.h"
 #include "mutorch/error.h"
+#include "mutorch/git.h"
 #include "mutorch/hash.h"
 #include "mutorch/io.h"
 #include "mutorch/killmatrix.h"

@@ -9,6 +9,8 @@
 #include <time.h>
 
 #include "mutorch/clock.h"
+#include "mutorch/config.h"
+#include "mutorch/dataset.h"
 #include "mutorch/error.h"
 #include "mutorch/runner.h"
 #include "mutorch/shim.h"

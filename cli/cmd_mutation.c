@@ -9,7 +9,10 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "mutorch/config.h"
+#include "mutorch/dataset.h"
 #include "mutorch/error.h"
+#include "mutorch/git.h"
 #include "mutorch/io.h"
 #include "mutorch/killmatrix.h"
 #include "mutorch/modelrun.h"

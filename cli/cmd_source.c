@@ -8,7 +8,7 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "mutorch/error.h"
+#include "mutorch/config.h"
 #include "mutorch/sourcerun.h"
 
 static const char false_kill_usage[] =

@@ -10,8 +10,11 @@
 #include <unistd.h>
 
 #include "mutorch/clock.h"
+#include "mutorch/config.h"
+#include "mutorch/dataset.h"
 #include "mutorch/error.h"
 #include "mutorch/io.h"
+#include "mutorch/recipe.h"
 #include "mutorch/runner.h"
 #include "mutorch/shim.h"
 

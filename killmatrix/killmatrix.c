@@ -1,7 +1,6 @@
 /* The kill matrix in memory: inputs, mutants, kill bits, metadata. */
 #include "internal.h"
 #include "mutorch/error.h"
-#include "mutorch/io.h"
 #include "mutorch/killmatrix.h"
 
 #include <math.h>

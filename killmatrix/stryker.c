@@ -6,6 +6,7 @@
 #include "mutorch/io.h"
 #include "mutorch/killmatrix.h"
 #include "mutorch/report.h"
+#include "mutorch/strbuf.h"
 
 #include <inttypes.h>
 #include <jansson.h>

@@ -6,7 +6,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "mutorch/error.h"
 #include "mutorch/floats.h"
 
 /* ---- conversions --------------------------------------------------------- */

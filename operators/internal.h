@@ -3,7 +3,6 @@
 #define MUTORCH_OPERATORS_INTERNAL_H
 
 #include "mutorch/operators.h"
-#include "mutorch/strbuf.h"
 #include "mutorch/view.h"
 
 int mt_op_apply_gf(mt_op_result *res, mt_model_view *view, const mt_op_args *args);

@@ -1,7 +1,9 @@
 /* Applying planned mutants to a trained module (see mutant.h). */
 #include "mutorch/mutant.h"
+#include "mutorch/config.h"
 #include "mutorch/error.h"
 #include "mutorch/operators.h"
+#include "mutorch/plan.h"
 #include "mutorch/shim.h"
 #include "mutorch/shim_graph.h"
 #include "mutorch/shim_partial.h"

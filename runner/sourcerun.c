@@ -1,6 +1,8 @@
 /* The source-level mutation run (see sourcerun.h): plan, train the
  * missing runs in worker processes, decide statistically, report. */
 #include "mutorch/clock.h"
+#include "mutorch/config.h"
+#include "mutorch/dataset.h"
 #include "mutorch/operators.h"
 #include "mutorch/shim.h"
 #include "mutorch/sourcerun.h"

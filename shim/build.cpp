@@ -15,6 +15,8 @@
 
 #include <ATen/CPUGeneratorImpl.h>
 
+#include "mutorch/error.h"
+#include "mutorch/recipe.h"
 #include "mutorch/shim.h"
 
 namespace {

@@ -8,6 +8,7 @@
 
 #include <torch/serialize.h>
 
+#include "mutorch/error.h"
 #include "mutorch/io.h"
 #include "mutorch/shim.h"
 

@@ -31,6 +31,7 @@
 #include <string>
 #include <vector>
 
+#include "mutorch/error.h"
 #include "mutorch/shim.h"
 #include "mutorch/shim_graph.h"
 #include "shim_internal.hpp"

@@ -17,7 +17,6 @@
 #include <vector>
 
 #include "mutorch/shim.h"
-#include "shim_internal.hpp"
 
 using torch::jit::Block;
 using torch::jit::Graph;

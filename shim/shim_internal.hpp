@@ -8,7 +8,6 @@
 #include <cstddef>
 #include <string>
 
-#include "mutorch/error.h"
 #include "mutorch/shim.h"
 
 struct mt_module {

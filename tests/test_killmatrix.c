@@ -11,7 +11,6 @@
 
 #include "helpers.h"
 #include "mutorch/error.h"
-#include "mutorch/io.h"
 #include "mutorch/killmatrix.h"
 #include "mutorch/report.h"
 #include "mutorch/scores.h"

@@ -8,6 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "mutorch/config.h"
 #include "mutorch/error.h"
 #include "mutorch/floats.h"
 #include "mutorch/operators.h"

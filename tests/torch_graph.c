@@ -13,6 +13,7 @@
 #include "mutorch/arch.h"
 #include "mutorch/dataset.h"
 #include "mutorch/error.h"
+#include "mutorch/recipe.h"
 #include "mutorch/shim.h"
 #include "mutorch/shim_graph.h"
 

@@ -17,6 +17,7 @@
 
 #include "mutorch/dataset.h"
 #include "mutorch/error.h"
+#include "mutorch/recipe.h"
 #include "mutorch/shim.h"
 #include "mutorch/shim_partial.h"
 
