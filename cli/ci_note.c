@@ -10,6 +10,7 @@
 #include <string.h>
 
 #include "mutorch/error.h"
+#include "mutorch/scores.h"
 
 void ci_say(int quiet, const char *fmt, ...)
 {

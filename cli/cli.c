@@ -1,5 +1,6 @@
 #include "cli.h"
 
+#include "mutorch/config.h"
 #include "mutorch/error.h"
 #include "mutorch/shim.h"
 

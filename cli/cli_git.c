@@ -12,10 +12,13 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "mutorch/config.h"
 #include "mutorch/error.h"
+#include "mutorch/git.h"
 #include "mutorch/hash.h"
 #include "mutorch/strbuf.h"
 #include "mutorch/io.h"
+#include "mutorch/killmatrix.h"
 #include "mutorch/shim.h"
 #include "mutorch/source.h"
 

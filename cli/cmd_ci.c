@@ -23,6 +23,7 @@
 #include "mutorch/io.h"
 #include "mutorch/killmatrix.h"
 #include "mutorch/modelrun.h"
+#include "mutorch/scores.h"
 #include "mutorch/shim.h"
 #include "mutorch/source_results.h"
 #include "mutorch/sourcerun.h"

@@ -9,8 +9,11 @@
 #include <time.h>
 
 #include "mutorch/clock.h"
+#include "mutorch/config.h"
+#include "mutorch/dataset.h"
 #include "mutorch/error.h"
 #include "mutorch/runner.h"
+#include "mutorch/shim.h"
 
 static const char eval_usage[] =
 	"usage: mutorch eval [CONFIG] [--model FILE] [--json] [--predictions FILE]\n"

@@ -9,12 +9,16 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "mutorch/config.h"
+#include "mutorch/dataset.h"
 #include "mutorch/error.h"
+#include "mutorch/git.h"
 #include "mutorch/io.h"
 #include "mutorch/killmatrix.h"
 #include "mutorch/modelrun.h"
 #include "mutorch/operators.h"
 #include "mutorch/plan.h"
+#include "mutorch/report.h"
 #include "mutorch/runner.h"
 #include "mutorch/source_plan.h"
 #include "mutorch/sourcerun.h"

@@ -10,6 +10,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "mutorch/config.h"
 #include "mutorch/error.h"
 #include "mutorch/sourcerun.h"
 

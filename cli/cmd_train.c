@@ -10,9 +10,13 @@
 #include <unistd.h>
 
 #include "mutorch/clock.h"
+#include "mutorch/config.h"
+#include "mutorch/dataset.h"
 #include "mutorch/error.h"
 #include "mutorch/io.h"
+#include "mutorch/recipe.h"
 #include "mutorch/runner.h"
+#include "mutorch/shim.h"
 
 static const char train_usage[] =
 	"usage: mutorch train [CONFIG] [-o FILE] [--json] [--quiet]\n"

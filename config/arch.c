@@ -1,304 +1,29 @@
-/* The architecture description language (see include/mutorch/arch.h).
+/* The architecture description language (see include/mutorch/arch.h): the
+ * parser, the canonical format, copy and free.
  *
- * Every layer kind is described by one table row: its name and its
- * arguments (type, whether required, default, and where the value lives in
- * mt_layer). Parsing, the canonical format, the short form used in messages
- * and the signature shown in errors are all driven by that table, so they
- * cannot disagree. */
+ * Every layer kind is described by one row of the layer table
+ * (arch_layers.c): its name and its arguments (type, whether required,
+ * default, and where the value lives in mt_layer). Parsing, the canonical
+ * format, the short form used in messages and the signature shown in errors
+ * are all driven by that table, so they cannot disagree. */
 #include "mutorch/arch.h"
-#include "mutorch/error.h"
-#include "mutorch/strbuf.h"
 
 #include <ctype.h>
 #include <errno.h>
 #include <math.h>
 #include <stdarg.h>
 #include <stddef.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
-/* Large enough for any real layer, small enough that shape arithmetic on
- * int64 cannot overflow. */
-#define ARG_INT_MAX ((int64_t)1 << 30)
-#define MAX_ARGS 8
+#include "arch_layers.h"
+#include "mutorch/error.h"
+#include "mutorch/recipe.h"
+#include "mutorch/strbuf.h"
+
 #define TEXT_MAX 96 /* layer text quoted in messages */
-
-typedef enum { ARG_INT, ARG_FLOAT, ARG_BOOL } arg_type;
-
-typedef struct {
-	const char *name;
-	arg_type type;
-	int required;
-	double def;         /* default (ints and bools stored exactly) */
-	int def_is_kernel;  /* pool stride: defaults to the kernel */
-	size_t offset;      /* into mt_layer */
-} arg_spec;
-
-/* The name of a kind is mt_layer_kind_name's (recipe.h). */
-typedef struct {
-	int nargs;
-	arg_spec args[MAX_ARGS];
-} layer_spec;
-
-#define OFF(field) offsetof(mt_layer, field)
-#define REQ_INT(n, f) { n, ARG_INT, 1, 0, 0, OFF(f) }
-#define OPT_INT(n, f, d) { n, ARG_INT, 0, d, 0, OFF(f) }
-#define OPT_FLOAT(n, f, d) { n, ARG_FLOAT, 0, d, 0, OFF(f) }
-#define OPT_BOOL(n, f, d) { n, ARG_BOOL, 0, d, 0, OFF(f) }
-#define POOL_STRIDE { "stride", ARG_INT, 0, 0, 1, OFF(stride) }
-
-/* Indexed by mt_layer_kind. */
-static const layer_spec layer_specs[MT_LAYER__COUNT] = {
-	[MT_LAYER_LINEAR] = { 3, {
-		REQ_INT("in", in), REQ_INT("out", out), OPT_BOOL("bias", bias, 1) } },
-	[MT_LAYER_CONV2D] = { 8, {
-		REQ_INT("in", in), REQ_INT("out", out), REQ_INT("kernel", kernel),
-		OPT_INT("stride", stride, 1), OPT_INT("padding", padding, 0),
-		OPT_INT("dilation", dilation, 1), OPT_INT("groups", groups, 1),
-		OPT_BOOL("bias", bias, 1) } },
-	[MT_LAYER_MAXPOOL2D] = { 3, {
-		REQ_INT("kernel", kernel), POOL_STRIDE, OPT_INT("padding", padding, 0) } },
-	[MT_LAYER_AVGPOOL2D] = { 3, {
-		REQ_INT("kernel", kernel), POOL_STRIDE, OPT_INT("padding", padding, 0) } },
-	[MT_LAYER_FLATTEN] = { 0, { { 0 } } },
-	[MT_LAYER_DROPOUT] = { 1, { OPT_FLOAT("p", p, 0.5) } },
-	[MT_LAYER_BATCHNORM1D] = { 3, {
-		REQ_INT("features", in), OPT_FLOAT("eps", eps, 1e-5),
-		OPT_FLOAT("momentum", momentum, 0.1) } },
-	[MT_LAYER_BATCHNORM2D] = { 3, {
-		REQ_INT("features", in), OPT_FLOAT("eps", eps, 1e-5),
-		OPT_FLOAT("momentum", momentum, 0.1) } },
-	[MT_LAYER_RELU] = { 0, { { 0 } } },
-	[MT_LAYER_LEAKY_RELU] = { 1, {
-		OPT_FLOAT("negative_slope", alpha, 0.01) } },
-	[MT_LAYER_ELU] = { 1, { OPT_FLOAT("alpha", alpha, 1.0) } },
-	[MT_LAYER_GELU] = { 0, { { 0 } } },
-	[MT_LAYER_TANH] = { 0, { { 0 } } },
-	[MT_LAYER_SIGMOID] = { 0, { { 0 } } },
-	[MT_LAYER_SOFTMAX] = { 1, { OPT_INT("dim", dim, 1) } },
-};
-
-static const char *spec_name(const layer_spec *spec)
-{
-	return mt_layer_kind_name((mt_layer_kind)(spec - layer_specs));
-}
-
-/* The shortest %g form that reads back as the same double, so the
- * canonical string is both exact and readable ("0.1", not
- * "0.10000000000000001"). */
-static void format_double(char *buf, size_t size, double v)
-{
-	int prec;
-	for (prec = 15; prec <= 17; prec++) {
-		snprintf(buf, size, "%.*g", prec, v);
-		if (strtod(buf, NULL) == v)
-			return;
-	}
-}
-
-static int64_t *int_field(mt_layer *l, const arg_spec *a)
-{
-	return (int64_t *)((char *)l + a->offset);
-}
-static const int64_t *int_field_c(const mt_layer *l, const arg_spec *a)
-{
-	return (const int64_t *)((const char *)l + a->offset);
-}
-static double *float_field(mt_layer *l, const arg_spec *a)
-{
-	return (double *)((char *)l + a->offset);
-}
-static const double *float_field_c(const mt_layer *l, const arg_spec *a)
-{
-	return (const double *)((const char *)l + a->offset);
-}
-static int *bool_field(mt_layer *l, const arg_spec *a)
-{
-	return (int *)((char *)l + a->offset);
-}
-static const int *bool_field_c(const mt_layer *l, const arg_spec *a)
-{
-	return (const int *)((const char *)l + a->offset);
-}
-
-static void format_value(mt_strbuf *sb, const mt_layer *l, const arg_spec *a)
-{
-	char num[40];
-	switch (a->type) {
-	case ARG_INT:
-		mt_strbuf_printf(sb, "%lld", (long long)*int_field_c(l, a));
-		break;
-	case ARG_FLOAT:
-		format_double(num, sizeof(num), *float_field_c(l, a));
-		mt_strbuf_printf(sb, "%s", num);
-		break;
-	case ARG_BOOL:
-		mt_strbuf_printf(sb, "%s", *bool_field_c(l, a) ? "true" : "false");
-		break;
-	}
-}
-
-static int is_default(const mt_layer *l, const arg_spec *a)
-{
-	switch (a->type) {
-	case ARG_INT:
-		if (a->def_is_kernel)
-			return *int_field_c(l, a) == l->kernel;
-		return *int_field_c(l, a) == (int64_t)a->def;
-	case ARG_FLOAT:
-		return *float_field_c(l, a) == a->def;
-	case ARG_BOOL:
-		return *bool_field_c(l, a) == (int)a->def;
-	}
-	return 0;
-}
-
-/* Canonical (every argument explicit) or short (only required arguments
- * and the ones that differ from their defaults: what a person writes). */
-static void format_layer(mt_strbuf *sb, const mt_layer *l, int canonical)
-{
-	const layer_spec *spec;
-	int i, first = 1;
-
-	if ((int)l->kind < 0 || l->kind >= MT_LAYER__COUNT) {
-		mt_strbuf_printf(sb, "unknown(%d)", (int)l->kind);
-		return;
-	}
-	spec = &layer_specs[l->kind];
-	mt_strbuf_puts(sb, spec_name(spec));
-	for (i = 0; i < spec->nargs; i++) {
-		const arg_spec *a = &spec->args[i];
-		if (!a->required && !canonical && is_default(l, a))
-			continue;
-		mt_strbuf_printf(sb, "%s", first ? "(" : ",");
-		first = 0;
-		if (!a->required)
-			mt_strbuf_printf(sb, "%s=", a->name);
-		format_value(sb, l, a);
-	}
-	if (!first)
-		mt_strbuf_printf(sb, ")");
-}
-
-/* "conv2d(in, out, kernel, stride=1, ...)" for error messages. */
-static void format_signature(char *buf, size_t size, const layer_spec *spec)
-{
-	size_t n = 0;
-	int i;
-
-	n += (size_t)snprintf(buf + n, size - n, "%s", spec_name(spec));
-	if (spec->nargs == 0) {
-		snprintf(buf + n, size - n, " takes no arguments");
-		return;
-	}
-	for (i = 0; i < spec->nargs && n < size; i++) {
-		const arg_spec *a = &spec->args[i];
-		char def[40];
-		if (a->required)
-			snprintf(def, sizeof(def), "%s", "");
-		else if (a->def_is_kernel)
-			snprintf(def, sizeof(def), "=kernel");
-		else if (a->type == ARG_BOOL)
-			snprintf(def, sizeof(def), "=%s", a->def ? "true" : "false");
-		else if (a->type == ARG_INT)
-			snprintf(def, sizeof(def), "=%lld", (long long)a->def);
-		else {
-			def[0] = '=';
-			format_double(def + 1, sizeof(def) - 1, a->def);
-		}
-		n += (size_t)snprintf(buf + n, size - n, "%s%s%s", i ? ", " : "(",
-				      a->name, def);
-	}
-	if (n < size)
-		snprintf(buf + n, size - n, ")");
-}
-
-/* ---- validation shared by the parser and the shape check --------------- */
-
-/* Argument ranges (PyTorch's own checks, plus an upper bound on sizes). On
- * failure writes what is wrong into msg and returns -1. */
-static int validate_layer(const mt_layer *l, char *msg, size_t size)
-{
-	const layer_spec *spec;
-	int i;
-
-	if ((int)l->kind < 0 || l->kind >= MT_LAYER__COUNT) {
-		snprintf(msg, size, "unknown layer kind %d", (int)l->kind);
-		return -1;
-	}
-	spec = &layer_specs[l->kind];
-	for (i = 0; i < spec->nargs; i++) {
-		const arg_spec *a = &spec->args[i];
-		if (a->type == ARG_INT && a->offset != OFF(dim)) {
-			int64_t v = *int_field_c(l, a);
-			int64_t lo = a->offset == OFF(padding) ? 0 : 1;
-			if (v < lo || v > ARG_INT_MAX) {
-				snprintf(msg, size,
-					 "argument '%s' must be %s integer at most %lld, got %lld",
-					 a->name, lo ? "a positive" : "a non-negative",
-					 (long long)ARG_INT_MAX, (long long)v);
-				return -1;
-			}
-		} else if (a->type == ARG_FLOAT) {
-			double v = *float_field_c(l, a);
-			char num[40];
-			format_double(num, sizeof(num), v);
-			if (!isfinite(v)) {
-				snprintf(msg, size, "argument '%s' must be a finite number, got %s",
-					 a->name, num);
-				return -1;
-			}
-			if ((a->offset == OFF(p) || a->offset == OFF(momentum)) &&
-			    (v < 0 || v > 1)) {
-				snprintf(msg, size, "argument '%s' must be in [0, 1], got %s",
-					 a->name, num);
-				return -1;
-			}
-			if (a->offset == OFF(eps) && !(v > 0)) {
-				snprintf(msg, size, "argument 'eps' must be positive, got %s", num);
-				return -1;
-			}
-		}
-	}
-	switch (l->kind) {
-	case MT_LAYER_SOFTMAX:
-		if (l->dim < -4 || l->dim > 3) {
-			snprintf(msg, size, "argument 'dim' must be in [-4, 3], got %lld",
-				 (long long)l->dim);
-			return -1;
-		}
-		break;
-	case MT_LAYER_CONV2D:
-		if (l->in % l->groups || l->out % l->groups) {
-			snprintf(msg, size,
-				 "in (%lld) and out (%lld) must both be divisible by groups (%lld)",
-				 (long long)l->in, (long long)l->out, (long long)l->groups);
-			return -1;
-		}
-		break;
-	case MT_LAYER_MAXPOOL2D:
-	case MT_LAYER_AVGPOOL2D:
-		if (l->padding * 2 > l->kernel) {
-			snprintf(msg, size,
-				 "padding (%lld) must be at most half the kernel (%lld)",
-				 (long long)l->padding, (long long)l->kernel);
-			return -1;
-		}
-		break;
-	case MT_LAYER_BATCHNORM1D:
-	case MT_LAYER_BATCHNORM2D:
-		if (l->out != l->in) {
-			snprintf(msg, size, "in (%lld) and out (%lld) must be equal",
-				 (long long)l->in, (long long)l->out);
-			return -1;
-		}
-		break;
-	default:
-		break;
-	}
-	return 0;
-}
 
 /* ---- parser ------------------------------------------------------------- */
 
@@ -342,7 +67,7 @@ static int parse_value(mt_layer *l, const arg_spec *a, const char *text,
 
 	if (!*text) {
 		char sig[256];
-		format_signature(sig, sizeof(sig), spec);
+		arch_format_signature(sig, sizeof(sig), spec);
 		return layer_error(ctx, "argument '%s' has no value (%s)", a->name, sig);
 	}
 	switch (a->type) {
@@ -400,7 +125,7 @@ static int parse_args(mt_layer *l, const layer_spec *spec, char *args,
 	char sig[256];
 	char *item, *next;
 
-	format_signature(sig, sizeof(sig), spec);
+	arch_format_signature(sig, sizeof(sig), spec);
 
 	/* Defaults first; the pool stride follows the kernel afterwards. */
 	for (i = 0; i < spec->nargs; i++) {
@@ -590,7 +315,7 @@ int mt_arch_parse(mt_arch **out, const char *text)
 		for (k = 0; k < MT_LAYER__COUNT; k++) {
 			if (strlen(mt_layer_kind_name((mt_layer_kind)k)) == (size_t)(name_end - start) &&
 			    !strncmp(mt_layer_kind_name((mt_layer_kind)k), start, (size_t)(name_end - start))) {
-				spec = &layer_specs[k];
+				spec = &arch_layer_specs[k];
 				layer.kind = (mt_layer_kind)k;
 			}
 		}
@@ -618,7 +343,7 @@ int mt_arch_parse(mt_arch **out, const char *text)
 			goto cleanup;
 		free(args);
 		args = NULL;
-		if (validate_layer(&layer, msg, sizeof(msg)) < 0) {
+		if (arch_validate_layer(&layer, msg, sizeof(msg)) < 0) {
 			error = layer_error(&ctx, "%s", msg);
 			goto cleanup;
 		}
@@ -650,157 +375,9 @@ int mt_arch_format(char **out, const mt_arch *arch)
 	for (i = 0; i < arch->nlayers; i++) {
 		if (i)
 			mt_strbuf_puts(&sb, " ");
-		format_layer(&sb, &arch->layers[i], 1);
+		arch_format_layer(&sb, &arch->layers[i], 1);
 	}
 	return mt_strbuf_detach(out, &sb);
-}
-
-/* ---- shape check --------------------------------------------------------- */
-
-/* The layer as a person would write it, for messages. */
-static void short_text(char *buf, size_t size, const mt_layer *l)
-{
-	mt_strbuf sb = MT_STRBUF_INIT;
-	format_layer(&sb, l, 0);
-	snprintf(buf, size, "%s", sb.buf && !sb.failed ? sb.buf : "?");
-	mt_strbuf_dispose(&sb);
-}
-
-static int shape_error(size_t index, const mt_layer *l, const char *fmt, ...)
-#if defined(__GNUC__)
-	__attribute__((format(printf, 3, 4)))
-#endif
-	;
-
-static int shape_error(size_t index, const mt_layer *l, const char *fmt, ...)
-{
-	char what[1024], text[256];
-	va_list ap;
-	va_start(ap, fmt);
-	vsnprintf(what, sizeof(what), fmt, ap);
-	va_end(ap);
-	short_text(text, sizeof(text), l);
-	return mt_error_set(MT_EINVALID, "layer %zu '%s': %s", index, text, what);
-}
-
-/* PyTorch's floor-mode output size; 0 or less means the input is too small. */
-static int64_t window_out(int64_t size, const mt_layer *l)
-{
-	int64_t num = size + 2 * l->padding - l->dilation * (l->kernel - 1) - 1;
-	if (num < 0)
-		return 0;
-	return num / l->stride + 1;
-}
-
-int mt_arch_check(const mt_arch *arch, const int64_t input_shape[3],
-		  int64_t (*out_shapes)[3])
-{
-	int64_t c = input_shape[0], h = input_shape[1], w = input_shape[2];
-	int flat = 0; /* after flatten the tensor is {N, d}, shown as {1,1,d} */
-	size_t i;
-	char msg[512];
-
-	if (!arch || arch->nlayers == 0)
-		return mt_error_set(MT_EINVALID, "architecture: no layers");
-	if (c < 1 || h < 1 || w < 1 || c > ARG_INT_MAX || h > ARG_INT_MAX ||
-	    w > ARG_INT_MAX)
-		return mt_error_set(MT_EINVALID,
-				    "input shape {%lld,%lld,%lld}: expected three positive sizes {c,h,w}",
-				    (long long)c, (long long)h, (long long)w);
-
-	for (i = 0; i < arch->nlayers; i++) {
-		const mt_layer *l = &arch->layers[i];
-		size_t pos = i; /* 0-based, like the module names */
-
-		if (validate_layer(l, msg, sizeof(msg)) < 0)
-			return shape_error(pos, l, "%s", msg);
-
-		switch (l->kind) {
-		case MT_LAYER_CONV2D:
-		case MT_LAYER_MAXPOOL2D:
-		case MT_LAYER_AVGPOOL2D:
-		case MT_LAYER_BATCHNORM2D: {
-			int64_t oh, ow;
-			if (flat)
-				return shape_error(pos, l,
-						   "input is flattened ({1,1,%lld}), expected an image {c,h,w}",
-						   (long long)w);
-			if (l->kind == MT_LAYER_BATCHNORM2D) {
-				if (c != l->in)
-					return shape_error(pos, l,
-							   "input has %lld channels, expected %lld (input shape {%lld,%lld,%lld})",
-							   (long long)c, (long long)l->in,
-							   (long long)c, (long long)h, (long long)w);
-				break;
-			}
-			if (l->kind == MT_LAYER_CONV2D && c != l->in)
-				return shape_error(pos, l,
-						   "input has %lld channels, expected %lld (input shape {%lld,%lld,%lld})",
-						   (long long)c, (long long)l->in,
-						   (long long)c, (long long)h, (long long)w);
-			oh = window_out(h, l);
-			ow = window_out(w, l);
-			if (oh < 1 || ow < 1)
-				return shape_error(pos, l,
-						   "input {%lld,%lld,%lld} is too small for kernel %lld (padding %lld, dilation %lld): the output would be empty",
-						   (long long)c, (long long)h, (long long)w,
-						   (long long)l->kernel, (long long)l->padding,
-						   (long long)l->dilation);
-			if (l->kind == MT_LAYER_CONV2D)
-				c = l->out;
-			h = oh;
-			w = ow;
-			break;
-		}
-		case MT_LAYER_FLATTEN:
-			if (!flat) {
-				/* Each factor is at most 2^32, the product must fit. */
-				if (h > INT64_MAX / w || c > INT64_MAX / (h * w))
-					return shape_error(pos, l, "flattened size overflows");
-				w = c * h * w;
-				c = h = 1;
-				flat = 1;
-			}
-			break;
-		case MT_LAYER_LINEAR:
-			if (!flat)
-				return shape_error(pos, l,
-						   "input {%lld,%lld,%lld} is not flattened; expected {1,1,%lld} (put 'flatten' before it)",
-						   (long long)c, (long long)h, (long long)w,
-						   (long long)l->in);
-			if (w != l->in)
-				return shape_error(pos, l, "input has %lld features, expected %lld",
-						   (long long)w, (long long)l->in);
-			w = l->out;
-			break;
-		case MT_LAYER_BATCHNORM1D:
-			if (!flat)
-				return shape_error(pos, l,
-						   "input {%lld,%lld,%lld} is not flattened; expected {1,1,%lld} (use batchnorm2d on images)",
-						   (long long)c, (long long)h, (long long)w,
-						   (long long)l->in);
-			if (w != l->in)
-				return shape_error(pos, l, "input has %lld features, expected %lld",
-						   (long long)w, (long long)l->in);
-			break;
-		case MT_LAYER_SOFTMAX: {
-			int rank = flat ? 2 : 4;
-			if (l->dim < -rank || l->dim >= rank)
-				return shape_error(pos, l,
-						   "dim %lld is out of range for a %s input of rank %d (batch included)",
-						   (long long)l->dim, flat ? "flattened" : "image", rank);
-			break;
-		}
-		default: /* element-wise: shape unchanged */
-			break;
-		}
-		if (out_shapes) {
-			out_shapes[i][0] = c;
-			out_shapes[i][1] = h;
-			out_shapes[i][2] = w;
-		}
-	}
-	return 0;
 }
 
 /* ---- copy and free ----------------------------------------------------- */

@@ -4,6 +4,7 @@
 #include "internal.h"
 #include "mutorch/error.h"
 #include "mutorch/io.h"
+#include "mutorch/killmatrix.h"
 
 #include <math.h>
 #include <stdlib.h>

@@ -3,8 +3,6 @@
 #define MUTORCH_KILLMATRIX_INTERNAL_H
 
 #include "mutorch/killmatrix.h"
-#include "mutorch/csv.h"
-#include "mutorch/strbuf.h"
 
 #include <stdarg.h>
 #include <stddef.h>

@@ -2,7 +2,7 @@
 #include "internal.h"
 #include "mutorch/error.h"
 #include "mutorch/hash.h"
-#include "mutorch/io.h"
+#include "mutorch/killmatrix.h"
 
 #include <math.h>
 #include <stdio.h>

@@ -1,7 +1,12 @@
 /* Report writers: terminal table, JSON, CSV (kills, predictions, inputs). */
 #include "internal.h"
+#include "mutorch/csv.h"
 #include "mutorch/error.h"
 #include "mutorch/io.h"
+#include "mutorch/killmatrix.h"
+#include "mutorch/report.h"
+#include "mutorch/scores.h"
+#include "mutorch/strbuf.h"
 
 #include <inttypes.h>
 #include <jansson.h>

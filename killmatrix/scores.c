@@ -3,6 +3,8 @@
  * per layer. Definitions: docs/scores.md. */
 #include "internal.h"
 #include "mutorch/error.h"
+#include "mutorch/killmatrix.h"
+#include "mutorch/scores.h"
 
 #include <math.h>
 #include <stdlib.h>

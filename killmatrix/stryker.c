@@ -4,6 +4,9 @@
 #include "internal.h"
 #include "mutorch/error.h"
 #include "mutorch/io.h"
+#include "mutorch/killmatrix.h"
+#include "mutorch/report.h"
+#include "mutorch/strbuf.h"
 
 #include <inttypes.h>
 #include <jansson.h>

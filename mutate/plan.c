@@ -1,6 +1,7 @@
 /* Mutant planning: see plan.h for the rules. Ids and seeds depend only on
  * the entry, the target and the mutant's number, so plans are stable. */
 #include "mutorch/plan.h"
+#include "mutorch/config.h"
 #include "mutorch/error.h"
 #include "mutorch/io.h"
 #include "mutorch/operators.h"

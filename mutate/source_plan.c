@@ -11,7 +11,13 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "mutorch/arch.h"
+#include "mutorch/config.h"
+#include "mutorch/dataset.h"
 #include "mutorch/error.h"
+#include "mutorch/operators.h"
+#include "mutorch/recipe.h"
+#include "mutorch/source.h"
 #include "mutorch/source_plan.h"
 
 void mt_source_variants_free(mt_source_variant *v, size_t count)

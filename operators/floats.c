@@ -6,19 +6,18 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "mutorch/error.h"
-#include "mutorch/operators.h"
+#include "mutorch/floats.h"
 
 /* ---- conversions --------------------------------------------------------- */
 
-static uint32_t float_bits(float x)
+uint32_t mt_float_bits(float x)
 {
 	uint32_t u;
 	memcpy(&u, &x, sizeof(u));
 	return u;
 }
 
-static float bits_float(uint32_t u)
+float mt_float_from_bits(uint32_t u)
 {
 	float x;
 	memcpy(&x, &u, sizeof(x));
@@ -27,7 +26,7 @@ static float bits_float(uint32_t u)
 
 uint16_t mt_float_to_fp16(float x)
 {
-	uint32_t f = float_bits(x);
+	uint32_t f = mt_float_bits(x);
 	uint16_t sign = (uint16_t)((f >> 16) & 0x8000u);
 	uint32_t absf = f & 0x7fffffffu;
 	if (absf > 0x7f800000u) /* NaN: c10 gives the canonical quiet NaN */
@@ -38,7 +37,7 @@ uint16_t mt_float_to_fp16(float x)
 		/* below 2^-14: a subnormal half, i.e. a multiple of 2^-24; the
 		 * scaling is exact and rintf rounds half to even (1024 becomes
 		 * the smallest normal, whose encoding is the same integer) */
-		float scaled = bits_float(absf) * 0x1.0p24f;
+		float scaled = mt_float_from_bits(absf) * 0x1.0p24f;
 		return sign | (uint16_t)rintf(scaled);
 	}
 	/* normal: rebias the exponent (127 -> 15) and round the 13 dropped
@@ -55,25 +54,25 @@ float mt_fp16_to_float(uint16_t h)
 	if (exp == 0) {
 		/* zero or subnormal: mant * 2^-24, exact in float */
 		float v = (float)mant * 0x1.0p-24f;
-		return bits_float(float_bits(v) | sign);
+		return mt_float_from_bits(mt_float_bits(v) | sign);
 	}
 	if (exp == 0x1f)
-		return bits_float(sign | 0x7f800000u | (mant << 13));
-	return bits_float(sign | ((exp + 112u) << 23) | (mant << 13));
+		return mt_float_from_bits(sign | 0x7f800000u | (mant << 13));
+	return mt_float_from_bits(sign | ((exp + 112u) << 23) | (mant << 13));
 }
 
 uint16_t mt_float_to_bf16(float x)
 {
 	if (isnan(x))
 		return 0x7fc0u;
-	uint32_t u = float_bits(x);
+	uint32_t u = mt_float_bits(x);
 	uint32_t rounding_bias = ((u >> 16) & 1u) + 0x7fffu;
 	return (uint16_t)((u + rounding_bias) >> 16);
 }
 
 float mt_bf16_to_float(uint16_t h)
 {
-	return bits_float((uint32_t)h << 16);
+	return mt_float_from_bits((uint32_t)h << 16);
 }
 
 float mt_round_half_even(float x)

@@ -3,7 +3,9 @@
 #define MUTORCH_OPERATORS_INTERNAL_H
 
 #include "mutorch/operators.h"
-#include "mutorch/strbuf.h"
+#include "mutorch/view.h"
+
+#include <stdint.h>
 
 int mt_op_apply_gf(mt_op_result *res, mt_model_view *view, const mt_op_args *args);
 int mt_op_apply_ws(mt_op_result *res, mt_model_view *view, const mt_op_args *args);
@@ -35,5 +37,9 @@ void mt_op_note(mt_op_result *res, const char *fmt, ...)
 	__attribute__((format(printf, 2, 3)))
 #endif
 	;
+
+/* The "seed" parameter of any operator: an unsigned 64-bit integer
+ * (decimal, 0x hex or 0 octal); the error names the operator. */
+int mt_op_parse_seed(uint64_t *out, const char *opname, const char *value);
 
 #endif

@@ -8,8 +8,10 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "mutorch/dataset.h"
 #include "mutorch/error.h"
 #include "mutorch/rng.h"
+#include "mutorch/source.h"
 #include "source_internal.h"
 #include "internal.h"
 

@@ -1,8 +1,18 @@
-/* Shared between the source-level operator files; not a public header. */
+/* Shared between the source-level operator files; not a public header.
+ * Calls go one way: source.c -> source_data.c, source_program.c ->
+ * source_args.c (the arguments and the helpers below). */
 #ifndef MUTORCH_SOURCE_INTERNAL_H
 #define MUTORCH_SOURCE_INTERNAL_H
 
+#include <stddef.h>
+#include <stdint.h>
+
+#include "mutorch/config.h"
+#include "mutorch/dataset.h"
+#include "mutorch/operators.h"
+#include "mutorch/recipe.h"
 #include "mutorch/source.h"
+#include "mutorch/strbuf.h"
 
 #define SRC_MAX_PARAMS 8
 
@@ -25,6 +35,19 @@ typedef struct {
 	size_t nv;
 } src_args;
 
+/* ---- source_args.c ---- */
+
+/* Parse an entry's parameters against op's registry spec: defaults first,
+ * then every (key, value); "mutants" is skipped, "seed" overrides seed.
+ * Classes are checked against train's classes (cfg's without train). */
+int src_parse_args(src_args *a, const mt_operator *op, const mt_config *cfg,
+		   const mt_dataset *train, const mt_config_param *params,
+		   size_t nparams, uint64_t seed);
+/* "ACH activation=tanh layer=3", then seed=... for data operators. */
+int src_format_params(char **out, src_args *a, int with_seed);
+/* Hand over sb's text as *out (malloc'd), or MT_ENOMEM when it failed. */
+int src_sb_finish(char **out, mt_strbuf *sb, const char *op);
+
 /* The parsed parameter `name` (always present for a name in the spec). */
 src_value *src_arg(src_args *a, const char *name);
 
@@ -41,11 +64,14 @@ int src_describe(mt_source_mutant *mu, const char *fmt, ...)
 #endif
 	;
 
+/* Activation kinds in the order of the spec's choices. */
+extern const mt_layer_kind mt_src_activation_kinds[7];
+
+/* ---- the operators, called by mt_source_apply (source.c) ---- */
+
 /* Data operators (source_data.c) fill order_map / labels / noise. */
 int mt_src_data_apply(mt_source_mutant *mu, src_args *a);
 /* Program operators (source_program.c) change mu->config. */
 int mt_src_program_apply(mt_source_mutant *mu, src_args *a);
-/* Activation kinds in the order of the spec's choices. */
-extern const mt_layer_kind mt_src_activation_kinds[7];
 
 #endif

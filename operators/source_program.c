@@ -10,7 +10,13 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "mutorch/arch.h"
+#include "mutorch/config.h"
+#include "mutorch/dataset.h"
 #include "mutorch/error.h"
+#include "mutorch/operators.h"
+#include "mutorch/recipe.h"
+#include "mutorch/source.h"
 #include "source_internal.h"
 
 static int missing(const mt_source_mutant *mu, const char *key, const char *expected)

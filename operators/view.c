@@ -3,11 +3,13 @@
  * weights that the weight operators mutate. The runner fills it from the
  * module and writes back only the tensors an operator marks as changed.
  */
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "mutorch/error.h"
-#include "mutorch/operators.h"
+#include "mutorch/shim.h"
+#include "mutorch/view.h"
 
 int mt_model_view_new(mt_model_view **out)
 {

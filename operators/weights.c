@@ -28,20 +28,10 @@
 
 #include "mutorch/error.h"
 #include "internal.h"
-
-static uint32_t bits_of(float x)
-{
-	uint32_t u;
-	memcpy(&u, &x, sizeof(u));
-	return u;
-}
-
-static float float_of(uint32_t u)
-{
-	float x;
-	memcpy(&x, &u, sizeof(x));
-	return x;
-}
+#include "mutorch/floats.h"
+#include "mutorch/operators.h"
+#include "mutorch/rng.h"
+#include "mutorch/view.h"
 
 static int cmp_i64(const void *a, const void *b)
 {
@@ -53,7 +43,7 @@ static int cmp_i64(const void *a, const void *b)
 static void store(mt_op_result *res, mt_view_layer *l, float *w, int64_t i, float v,
 		  int is_bias)
 {
-	if (bits_of(w[i]) == bits_of(v))
+	if (mt_float_bits(w[i]) == mt_float_bits(v))
 		return;
 	w[i] = v;
 	res->weights_changed++;
@@ -116,6 +106,17 @@ static int sample_sorted(int64_t **out, mt_rng *rng, const char *opn, int64_t to
 	return 0;
 }
 
+/* The units a ratio operator changes: k = mt_op_count(args->ratio, total)
+ * of t's weights or neurons, drawn with an rng seeded from args->seed and
+ * sorted; the operator's own draws continue from the same rng. */
+static int draw_ratio_units(int64_t **chosen, int64_t *k, mt_rng *rng, const targets *t,
+			    const mt_op_args *args, const char *opn)
+{
+	*k = mt_op_count(args->ratio, t->total);
+	mt_rng_seed(rng, args->seed);
+	return sample_sorted(chosen, rng, opn, t->total, *k);
+}
+
 static double layer_std(const mt_view_layer *l)
 {
 	if (l->numel < 2)
@@ -157,10 +158,9 @@ int mt_op_apply_gf(mt_op_result *res, mt_model_view *view, const mt_op_args *arg
 			scale[i] = args->sigma;
 		}
 	}
-	int64_t k = mt_op_count(args->ratio, t.total);
+	int64_t k;
 	mt_rng rng;
-	mt_rng_seed(&rng, args->seed);
-	if ((rc = sample_sorted(&chosen, &rng, "GF", t.total, k)) < 0)
+	if ((rc = draw_ratio_units(&chosen, &k, &rng, &t, args, "GF")) < 0)
 		goto cleanup;
 	for (int64_t c = 0; c < k; c++) {
 		int64_t g = chosen[c], local = 0;
@@ -197,10 +197,9 @@ int mt_op_apply_ws(mt_op_result *res, mt_model_view *view, const mt_op_args *arg
 	if (rc < 0)
 		return rc;
 	int64_t *chosen = NULL;
-	int64_t k = mt_op_count(args->ratio, t.total);
+	int64_t k;
 	mt_rng rng;
-	mt_rng_seed(&rng, args->seed);
-	if ((rc = sample_sorted(&chosen, &rng, "WS", t.total, k)) < 0)
+	if ((rc = draw_ratio_units(&chosen, &k, &rng, &t, args, "WS")) < 0)
 		goto cleanup;
 	for (int64_t c = 0; c < k; c++) {
 		int64_t row = 0;
@@ -215,7 +214,7 @@ int mt_op_apply_ws(mt_op_result *res, mt_model_view *view, const mt_op_args *arg
 		memcpy(orig, w, (size_t)len * sizeof(float));
 		mt_rng_shuffle_floats(&rng, w, len);
 		for (int64_t i = 0; i < len; i++)
-			if (bits_of(orig[i]) != bits_of(w[i])) {
+			if (mt_float_bits(orig[i]) != mt_float_bits(w[i])) {
 				res->weights_changed++;
 				l->weight_changed = 1;
 			}
@@ -235,10 +234,9 @@ int mt_op_apply_nai(mt_op_result *res, mt_model_view *view, const mt_op_args *ar
 	if (rc < 0)
 		return rc;
 	int64_t *chosen = NULL;
-	int64_t k = mt_op_count(args->ratio, t.total);
+	int64_t k;
 	mt_rng rng;
-	mt_rng_seed(&rng, args->seed);
-	if ((rc = sample_sorted(&chosen, &rng, "NAI", t.total, k)) < 0)
+	if ((rc = draw_ratio_units(&chosen, &k, &rng, &t, args, "NAI")) < 0)
 		goto cleanup;
 	for (int64_t c = 0; c < k; c++) {
 		int64_t row = 0;
@@ -364,10 +362,9 @@ int mt_op_apply_neb(mt_op_result *res, mt_model_view *view, const mt_op_args *ar
 			goto cleanup;
 		}
 	}
-	int64_t k = mt_op_count(args->ratio, t.total);
+	int64_t k;
 	mt_rng rng;
-	mt_rng_seed(&rng, args->seed);
-	if ((rc = sample_sorted(&chosen, &rng, "NEB", t.total, k)) < 0)
+	if ((rc = draw_ratio_units(&chosen, &k, &rng, &t, args, "NEB")) < 0)
 		goto cleanup;
 	for (int64_t c = 0; c < k; c++) {
 		int64_t g = chosen[c];
@@ -583,7 +580,7 @@ int mt_op_apply_bf(mt_op_result *res, mt_model_view *view, const mt_op_args *arg
 		case MT_BF_INDEX:
 		default: bit = args->bf_index; break;
 		}
-		store(res, l, l->weight, local, float_of(bits_of(l->weight[local]) ^ (1u << bit)), 0);
+		store(res, l, l->weight, local, mt_float_from_bits(mt_float_bits(l->weight[local]) ^ (1u << bit)), 0);
 	}
 	res->units = k;
 cleanup:

@@ -1,7 +1,10 @@
 /* The data a config names: read in its format, limited, and turned into
  * normalised model inputs. */
 #include "mutorch/runner.h"
+#include "mutorch/config.h"
+#include "mutorch/dataset.h"
 #include "mutorch/error.h"
+#include "mutorch/shim.h"
 
 #include <stdlib.h>
 #include <string.h>

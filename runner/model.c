@@ -1,7 +1,11 @@
 /* The models a config names: the untrained original (built or loaded) and
  * the trained one. */
 #include "mutorch/runner.h"
+#include "mutorch/arch.h"
+#include "mutorch/config.h"
 #include "mutorch/error.h"
+#include "mutorch/recipe.h"
+#include "mutorch/shim.h"
 
 #include <stdlib.h>
 #include <unistd.h>

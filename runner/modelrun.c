@@ -2,13 +2,21 @@
  * records, fresh worker processes evaluate, the kill matrix is built in
  * plan order so that it does not depend on scheduling. */
 #include "mutorch/clock.h"
+#include "mutorch/config.h"
+#include "mutorch/dataset.h"
+#include "mutorch/killmatrix.h"
 #include "mutorch/modelrun.h"
 #include "mutorch/error.h"
 #include "mutorch/io.h"
 #include "mutorch/mutant.h"
+#include "mutorch/operators.h"
+#include "mutorch/plan.h"
 #include "mutorch/pool.h"
+#include "mutorch/report.h"
 #include "mutorch/resultlog.h"
 #include "mutorch/runner.h"
+#include "mutorch/shim.h"
+#include "mutorch/shim_partial.h"
 #include "runner_internal.h"
 
 #include <jansson.h>

@@ -1,6 +1,13 @@
 /* Applying planned mutants to a trained module (see mutant.h). */
 #include "mutorch/mutant.h"
+#include "mutorch/config.h"
 #include "mutorch/error.h"
+#include "mutorch/operators.h"
+#include "mutorch/plan.h"
+#include "mutorch/shim.h"
+#include "mutorch/shim_graph.h"
+#include "mutorch/shim_partial.h"
+#include "mutorch/view.h"
 
 #include <stdlib.h>
 #include <string.h>

@@ -2,7 +2,6 @@
 #include "mutorch/clock.h"
 #include "mutorch/pool.h"
 #include "mutorch/error.h"
-#include "runner_internal.h"
 
 #include <errno.h>
 #include <fcntl.h>

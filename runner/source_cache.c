@@ -6,6 +6,7 @@
 #include "mutorch/hash.h"
 #include "mutorch/io.h"
 #include "mutorch/plan.h"
+#include "mutorch/rng.h"
 #include "mutorch/shim.h"
 #include "source_internal.h"
 

@@ -2,10 +2,12 @@
  * gather, forward, backward, step) run inside the shim; this file owns the
  * recipe: data order per epoch, validation, progress and divergence. */
 #include "mutorch/clock.h"
+#include "mutorch/config.h"
 #include "mutorch/runner.h"
 #include "mutorch/error.h"
 #include "mutorch/rng.h"
-#include "runner_internal.h"
+#include "mutorch/shim.h"
+#include "mutorch/shim_train.h"
 
 #include <math.h>
 #include <stdlib.h>

@@ -15,6 +15,10 @@
 
 #include <ATen/CPUGeneratorImpl.h>
 
+#include "mutorch/error.h"
+#include "mutorch/recipe.h"
+#include "mutorch/shim.h"
+
 namespace {
 
 /* The recipe vocabulary's name ("conv2d"), or nullptr out of range. */

@@ -8,7 +8,9 @@
 
 #include <torch/serialize.h>
 
+#include "mutorch/error.h"
 #include "mutorch/io.h"
+#include "mutorch/shim.h"
 
 extern "C" int mt_tensor_from_pixels(mt_tensor **out, const void *pixels,
 				     int pixels_f32, int64_t n,

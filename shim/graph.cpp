@@ -1,8 +1,8 @@
 /*
  * Structural model-level mutation operators on the TorchScript forward
  * graph: LD (remove a shape-preserving call), LAm (repeat a shape-preserving
- * call), AFRm (an activation call becomes the identity). See the "graph"
- * section of shim.h and docs/operators.md.
+ * call), AFRm (an activation call becomes the identity). See
+ * include/mutorch/shim_graph.h and docs/operators.md.
  *
  * How an edit is made safely in libtorch 1.13:
  *  - Module::clone() gives the copy its own class types and its own copy of
@@ -31,6 +31,9 @@
 #include <string>
 #include <vector>
 
+#include "mutorch/error.h"
+#include "mutorch/shim.h"
+#include "mutorch/shim_graph.h"
 #include "shim_internal.hpp"
 
 using mtshim::fail;

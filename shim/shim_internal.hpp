@@ -5,9 +5,9 @@
 
 #include <torch/script.h>
 
+#include <cstddef>
 #include <string>
 
-#include "mutorch/error.h"
 #include "mutorch/shim.h"
 
 struct mt_module {
@@ -22,9 +22,19 @@ namespace mtshim {
 
 /* Record an error (shim buffer and mutorch's last error); returns code. */
 int fail(int code, const std::string &message);
+int failf(int code, const char *fmt, ...)
+#if defined(__GNUC__)
+	__attribute__((format(printf, 2, 3)))
+#endif
+	;
 
 /* Copy mutorch's last error (set by a C helper) into the shim's buffer. */
 int fail_from_last(int code);
+
+/* The line of a (possibly multi-line) libtorch message worth showing, into
+ * dst (cap bytes): the first one, or for a TorchScript interpreter error
+ * the last "...Error: " line. */
+void short_message(char *dst, size_t cap, const char *msg);
 
 /* Call inside a catch block: turn the exception in flight into a code and
  * "<context>: <first line of its message>". */
@@ -46,6 +56,9 @@ mt_dtype from_scalar_type(at::ScalarType type);
 
 /* A new handle owning t, or throws std::bad_alloc. */
 mt_tensor *wrap_tensor(at::Tensor t);
+
+/* module.forward(x) that must return a tensor (module.cpp). */
+at::Tensor forward_tensor(torch::jit::Module &module, const at::Tensor &x);
 
 } // namespace mtshim
 

@@ -8,6 +8,7 @@
 #include "helpers.h"
 #include "mutorch/arch.h"
 #include "mutorch/error.h"
+#include "mutorch/recipe.h"
 
 #define LENET5 \
 	"conv2d(1,6,5,padding=2) relu maxpool2d(2) conv2d(6,16,5) relu " \

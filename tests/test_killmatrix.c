@@ -11,8 +11,9 @@
 
 #include "helpers.h"
 #include "mutorch/error.h"
-#include "mutorch/io.h"
 #include "mutorch/killmatrix.h"
+#include "mutorch/report.h"
+#include "mutorch/scores.h"
 
 /*
  * The hand-computed example: 8 inputs, 3 classes.

@@ -8,8 +8,13 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "mutorch/config.h"
 #include "mutorch/error.h"
+#include "mutorch/floats.h"
 #include "mutorch/operators.h"
+#include "mutorch/rng.h"
+#include "mutorch/shim.h"
+#include "mutorch/view.h"
 
 static uint32_t bits(float x)
 {

@@ -8,7 +8,12 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "mutorch/arch.h"
+#include "mutorch/config.h"
+#include "mutorch/dataset.h"
 #include "mutorch/error.h"
+#include "mutorch/operators.h"
+#include "mutorch/recipe.h"
 #include "mutorch/rng.h"
 #include "mutorch/source.h"
 #include "mutorch/source_plan.h"

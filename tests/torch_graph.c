@@ -13,7 +13,9 @@
 #include "mutorch/arch.h"
 #include "mutorch/dataset.h"
 #include "mutorch/error.h"
+#include "mutorch/recipe.h"
 #include "mutorch/shim.h"
+#include "mutorch/shim_graph.h"
 
 #define LENET MT_FIXTURES "/lenet5_pytorch.pt"
 #define BATCH 4

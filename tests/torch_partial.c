@@ -17,7 +17,9 @@
 
 #include "mutorch/dataset.h"
 #include "mutorch/error.h"
+#include "mutorch/recipe.h"
 #include "mutorch/shim.h"
+#include "mutorch/shim_partial.h"
 
 #define FASHION "/usr/share/datasets/fashion-mnist"
 #define NUM_IMAGES 2000

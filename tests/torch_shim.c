@@ -11,7 +11,9 @@
 #include "helpers.h"
 #include "mutorch/error.h"
 #include "mutorch/io.h"
+#include "mutorch/recipe.h"
 #include "mutorch/shim.h"
+#include "mutorch/shim_train.h"
 
 #define FMNIST "/usr/share/datasets/fashion-mnist/"
 

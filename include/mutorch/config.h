@@ -58,7 +58,6 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "mutorch/arch.h"
 #include "mutorch/recipe.h"
 
 #ifdef __cplusplus

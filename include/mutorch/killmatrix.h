@@ -1,6 +1,5 @@
 /*
- * mutorch/killmatrix.h - the model-level kill matrix, its file format,
- * scores and report writers.
+ * mutorch/killmatrix.h - the model-level kill matrix and its file format.
  *
  * The matrix holds n test inputs (their class and the original model's
  * prediction) and a growing list of mutants. For every mutant that was
@@ -9,18 +8,17 @@
  * (t is in T') and m does not. Definitions of every score are in
  * docs/scores.md; the file format is in docs/killmatrix-format.md.
  *
- * Scores are fractions in [0, 1]; a score with an empty denominator is NaN
- * (null in JSON, "-" in tables).
- *
  * A matrix is not locked: one thread adds mutants (the runner's collector);
  * any number may read it once it is complete.
+ *
+ * Its scores are in mutorch/scores.h, the reports written from it in
+ * mutorch/report.h.
  */
 #ifndef MUTORCH_KILLMATRIX_H
 #define MUTORCH_KILLMATRIX_H
 
 #include <stddef.h>
 #include <stdint.h>
-#include <stdio.h>
 
 #ifdef __cplusplus
 extern "C" {
@@ -167,93 +165,6 @@ int mt_killmatrix_deserialize(mt_killmatrix **out, const void *buf, size_t len,
  * computed the same kills, predictions and statuses have the same digest
  * (out: 40 hex digits and the NUL). */
 int mt_killmatrix_digest(char out[41], const mt_killmatrix *km);
-
-/* ---- scores (docs/scores.md) ------------------------------------------ */
-
-/* One row: all mutants, one operator or one layer. Every mutant falls in
- * exactly one count: mutants = filtered + killed + survived + timeouts +
- * errors + no_coverage + ignored + pending. */
-typedef struct {
-	char *name;              /* operator, layer, or "total" */
-	size_t mutants;
-	size_t filtered;         /* evaluated but too easy (accuracy filter) */
-	size_t killed;           /* Killed, not filtered */
-	size_t survived;         /* Survived, not filtered */
-	size_t timeouts;
-	size_t errors;           /* RuntimeError + CompileError */
-	size_t no_coverage;
-	size_t ignored;
-	size_t pending;
-	size_t valid;            /* killed + survived + timeouts + no_coverage */
-	size_t deepmutation_mutants; /* |M'| = killed + survived */
-	size_t killed_classes;   /* sum over M' of |KilledClasses(m)| */
-	size_t kills;            /* sum over M' of the inputs that kill m */
-	double mutation_score;       /* (killed + timeouts) / valid */
-	double deepmutation_score;   /* killed_classes / (|M'| x num_classes) */
-	double average_error_rate;   /* mean over M' of kills(m) / |T'|
-				      = kills / (|M'| x |T'|) */
-} mt_score_row;
-
-typedef struct {
-	size_t n_inputs;
-	size_t n_correct;        /* |T'| */
-	int num_classes;
-	double original_accuracy;
-	double accuracy_filter;
-	mt_score_row total;
-	mt_score_row *operators; /* sorted by name */
-	size_t n_operators;
-	mt_score_row *layers;    /* sorted by name */
-	size_t n_layers;
-	uint32_t *ks1;           /* per input: how many mutants of M' it kills */
-	uint8_t *filtered;       /* per mutant: 1 when too easy */
-} mt_scores;
-
-int mt_killmatrix_scores(mt_scores **out, const mt_killmatrix *km);
-void mt_scores_free(mt_scores *scores);
-
-/* ---- reports ---------------------------------------------------------- */
-
-/* A human summary: totals, then the per-operator and per-layer tables. */
-int mt_killmatrix_write_table(FILE *f, const mt_killmatrix *km);
-
-/* The JSON report (docs/scores.md lists every key). */
-int mt_killmatrix_write_json(const mt_killmatrix *km, const char *path);
-/* The same as a malloc'd NUL-terminated string. */
-int mt_killmatrix_json_string(char **out, const mt_killmatrix *km);
-
-/* CSV kill matrix: "id,operator,status,t0,t1,...", one row per mutant with
- * one 0/1 column per input. */
-int mt_killmatrix_write_kills_csv(const mt_killmatrix *km, const char *path);
-/* CSV predictions: same header; a row "@class" with the true classes, a row
- * "@original" with the original's predictions, then one row per mutant with
- * its predicted labels (empty cells for mutants without predictions). */
-int mt_killmatrix_write_predictions_csv(const mt_killmatrix *km, const char *path);
-/* CSV per input: "input,class,original_prediction,in_t_prime,ks1". */
-int mt_killmatrix_write_inputs_csv(const mt_killmatrix *km, const char *path);
-
-/* Stryker mutation-testing-report-schema (schemaVersion "1"). */
-typedef struct {
-	const char *file_name;      /* key of the mutated artefact in "files"; default "model" */
-	const char *language;       /* default "text" */
-	const char *source;         /* text shown for the artefact; NULL: one line per layer */
-	const char *test_file_name; /* key in "testFiles"; default "test-set" */
-	int threshold_high;         /* percent; default 80 */
-	int threshold_low;          /* percent; default 60 */
-	size_t max_killed_by;       /* at most this many ids in killedBy; 0: all */
-	int covered_by;             /* 1: emit coveredBy (the ids of T') */
-	size_t max_covered_by;      /* at most this many ids in coveredBy; 0: all */
-} mt_stryker_options;
-
-/* Fill with the defaults above. */
-void mt_stryker_options_init(mt_stryker_options *opts);
-
-/* opts NULL means the defaults. */
-int mt_killmatrix_write_stryker(const mt_killmatrix *km, const char *path,
-				const mt_stryker_options *opts);
-int mt_killmatrix_stryker_string(char **out, const mt_killmatrix *km,
-				 const mt_stryker_options *opts);
-
 #ifdef __cplusplus
 }
 #endif

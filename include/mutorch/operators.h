@@ -4,8 +4,8 @@
  *
  * Every operator is one row of a registry table: its name ("GF"), level
  * ("model" or "source"), kind (weights: applied by this module to a model
- * view; graph: applied by the shim to the module's forward graph, see the
- * "graph" section of shim.h), a one-line description and its parameters
+ * view; graph: applied by the shim to the module's forward graph, see
+ * mutorch/shim_graph.h), a one-line description and its parameters
  * (type, default, valid range). docs/operators.md gives the exact semantics
  * of each operator and the order of its random draws.
  *
@@ -27,6 +27,9 @@
  * Determinism: the same (operator, parameters, target, seed) on the same
  * view gives the same bytes. Randomness comes only from mt_rng (splitmix64
  * seeding xoshiro256**), never rand() or torch's generator.
+ *
+ * The model view that weight operators mutate is in mutorch/view.h, the
+ * float conversions they share (fp16, bf16, rounding) in mutorch/floats.h.
  */
 #ifndef MUTORCH_OPERATORS_H
 #define MUTORCH_OPERATORS_H
@@ -36,8 +39,7 @@
 #include <stdio.h>
 
 #include "mutorch/config.h"
-#include "mutorch/rng.h"
-#include "mutorch/shim.h"
+#include "mutorch/view.h"
 
 #ifdef __cplusplus
 extern "C" {
@@ -46,80 +48,6 @@ extern "C" {
 /* Random draws come from mutorch/rng.h (mt_rng: xoshiro256** seeded by
  * splitmix64; mt_rng_below, mt_rng_normal (Box-Muller), mt_rng_sample
  * (partial Fisher-Yates), mt_rng_shuffle_floats), documented there. */
-
-/* ---- float conversions (identical to torch's casts) -------------------- */
-
-/* float32 -> IEEE binary16 bits, round to nearest even, overflow to inf,
- * subnormals kept, NaN stays NaN (as x.half()). */
-uint16_t mt_float_to_fp16(float x);
-float mt_fp16_to_float(uint16_t h);
-/* float32 -> bfloat16 bits, round to nearest even, NaN -> 0x7fc0 (as
- * x.bfloat16()). */
-uint16_t mt_float_to_bf16(float x);
-float mt_bf16_to_float(uint16_t h);
-/* Round half to even (as torch.round / nearbyint in the default mode). */
-float mt_round_half_even(float x);
-
-/* ---- the model view ----------------------------------------------------- */
-
-typedef enum {
-	MT_VIEW_LINEAR = 0, /* weight out x in */
-	MT_VIEW_CONV2D,     /* weight out x in/groups x kh x kw */
-	MT_VIEW_OTHER       /* anything else with a weight (batchnorm, ...) */
-} mt_view_kind;
-
-#define MT_VIEW_MAX_NAME 256
-
-/* One parametric layer: copies of its weight (and bias) as float32. */
-typedef struct {
-	char name[MT_VIEW_MAX_NAME];        /* parameter prefix: "conv1" */
-	char weight_name[MT_VIEW_MAX_NAME]; /* "conv1.weight" */
-	char bias_name[MT_VIEW_MAX_NAME];   /* "conv1.bias" or "" */
-	mt_view_kind kind;
-	int ndim;
-	int64_t shape[8];
-	int64_t numel;   /* weight elements */
-	float *weight;   /* numel floats, owned */
-	float *bias;     /* shape[0] floats, owned; NULL when no bias */
-	int64_t nbias;
-	/* set by mt_operator_apply: which tensors it changed */
-	int weight_changed;
-	int bias_changed;
-} mt_view_layer;
-
-/* The layers in forward order (for models whose parameters are registered
- * in forward order, as in nn.Sequential and the usual __init__). */
-typedef struct {
-	mt_view_layer *layers;
-	size_t nlayers;
-} mt_model_view;
-
-int mt_model_view_new(mt_model_view **out);
-void mt_model_view_free(mt_model_view *view);
-/* Append a layer; weight/bias are copied (NULL weight: zero-filled; bias
- * NULL with has_bias: zero-filled, has_bias 0: no bias). kind is derived
- * from ndim (2: linear, 4: conv2d, else other). */
-int mt_model_view_add(mt_model_view *view, const char *name, int ndim,
-		      const int64_t *shape, const float *weight, int has_bias,
-		      const float *bias);
-/* Group a module's tensors (from mt_module_tensors; shim.h only declares
- * mt_tensor_info, so this module stays torch-free) into layers: every
- * parameter named "<prefix>.weight" becomes a layer, with the parameter
- * "<prefix>.bias" as its bias when present, in registration order; buffers
- * are ignored. Data is zero-filled: the caller then reads it with
- * mt_module_read_tensor(m, l->weight_name, l->weight, l->numel) and
- * (when l->bias) mt_module_read_tensor(m, l->bias_name, l->bias, l->nbias). */
-int mt_model_view_from_tensors(mt_model_view **out, const mt_tensor_info *infos,
-			       size_t count);
-int mt_model_view_copy(mt_model_view **out, const mt_model_view *src);
-/* Copy back from `original` the tensors that `view` marks as changed,
- * keeping the marks (so the caller writes exactly those tensors back to the
- * module, then calls mt_model_view_clear_changed). Both views must have the
- * same layout. */
-int mt_model_view_restore(mt_model_view *view, const mt_model_view *original);
-/* The layer of that name, or NULL. */
-mt_view_layer *mt_model_view_find(const mt_model_view *view, const char *name);
-void mt_model_view_clear_changed(mt_model_view *view);
 
 /* ---- operators ---------------------------------------------------------- */
 
@@ -130,7 +58,7 @@ typedef enum {
 
 typedef enum {
 	MT_OP_KIND_WEIGHTS = 0, /* mt_operator_apply on a model view */
-	MT_OP_KIND_GRAPH,       /* mt_graph_mutate (shim.h) on the module */
+	MT_OP_KIND_GRAPH,       /* mt_graph_mutate (shim_graph.h) on the module */
 	MT_OP_KIND_SOURCE       /* the training recipe (not in this module) */
 } mt_op_kind;
 
