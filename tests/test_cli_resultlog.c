@@ -121,6 +121,7 @@ static void run_and_compare(const char *what, const char *const *needles)
 	char *err = NULL;
 	int rc = th_run(NULL, &err, "cd %s && %s run %s -q", dir, MT_MUTORCH_EXE, cfg);
 	cr_assert_eq(rc, 0, "%s: exit %d: %s", what, rc, err);
+	cr_assert(!th_contains(err, "Sanitizer") && !th_contains(err, "runtime error:"), "%s: %s", what, err);
 	for (size_t i = 0; needles && needles[i]; i++)
 		cr_assert(th_contains(err, needles[i]), "%s: no '%s' in: %s", what, needles[i], err);
 	char *kills = out_file("kills.csv"), *pred = out_file("predictions.csv");
