@@ -19,7 +19,7 @@
 #include "mutorch/shim.h"
 
 static const char train_usage[] =
-	"usage: mutorch train [CONFIG] [-o FILE] [--json] [--quiet]\n"
+	"usage: mutorch train [CONFIG] [-o FILE] [--json] [--quiet] [--eval-timeout S]\n"
 	"\n"
 	"Train the model of CONFIG (default ./mutorch.yml) with its recipe\n"
 	"(training: optimizer, loss, epochs, batch size, seed, threads), save it as\n"
@@ -29,6 +29,9 @@ static const char train_usage[] =
 	"  -o, --output FILE  where to save the trained model\n"
 	"      --json         print the result as one JSON object on stdout\n"
 	"  -q, --quiet        no progress output\n"
+	"      --eval-timeout S  give up (exit 3) when the final evaluation on the test\n"
+	"                     set takes longer than S seconds (default 600; 0: no\n"
+	"                     limit); the trained model is saved before it\n"
 	"  -h, --help         show this help\n";
 
 static int save_model(const mt_module *m, const char *path)
@@ -64,6 +67,7 @@ int cmd_train(int argc, char **argv)
 		{"output", required_argument, NULL, 'o'},
 		{"json", no_argument, NULL, 'j'},
 		{"quiet", no_argument, NULL, 'q'},
+		{"eval-timeout", required_argument, NULL, 'E'},
 		{"help", no_argument, NULL, 'h'},
 		{NULL, 0, NULL, 0}};
 	const char *config_path = NULL, *output = NULL;
@@ -76,7 +80,7 @@ int cmd_train(int argc, char **argv)
 	mt_eval_result res = {0};
 	mt_progress progress;
 	double t0;
-	double eval_seconds = 0;
+	double eval_seconds = 0, eval_timeout = MT_EVAL_TIMEOUT_DEFAULT;
 
 	optind = 1;
 	while ((c = getopt_long(argc, argv, "o:qh", opts, NULL)) != -1) {
@@ -84,6 +88,10 @@ int cmd_train(int argc, char **argv)
 		case 'o': output = optarg; break;
 		case 'j': json = 1; break;
 		case 'q': quiet = 1; break;
+		case 'E':
+			if (cli_parse_eval_timeout(&eval_timeout, "train", optarg) < 0)
+				return MT_EXIT_USAGE;
+			break;
 		case 'h': fputs(train_usage, stdout); return MT_EXIT_OK;
 		default: return cli_usage_error("train", "unknown option");
 		}
@@ -108,9 +116,8 @@ int cmd_train(int argc, char **argv)
 	if ((error = save_model(model, output)) < 0)
 		goto cleanup;
 	t0 = mt_clock_now();
-	if ((error = mt_runner_evaluate(&res, model, tx, mt_dataset_labels(test),
-					mt_dataset_count(test), cfg->num_classes,
-					cfg->eval_batch_size)) < 0)
+	if ((error = mt_runner_evaluate_original(&res, model, tx, mt_dataset_labels(test),
+						 mt_dataset_count(test), cfg, output, eval_timeout)) < 0)
 		goto cleanup;
 	eval_seconds = mt_clock_now() - t0;
 

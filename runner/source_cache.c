@@ -11,6 +11,7 @@
 #include "source_internal.h"
 
 #include <jansson.h>
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -244,8 +245,18 @@ int mt_src_cache_accuracy(double *acc, const char *run_dir, const char *key)
 	free(p);
 	if (!j)
 		return 0;
-	*acc = json_number_value(json_object_get(j, "accuracy"));
-	json_decref(j);
+	/* A summary that is not this key's, or whose accuracy is not a
+	 * number in [0, 1], is damaged: not cached, so trained again. */
+	{
+		json_t *a = json_object_get(j, "accuracy");
+		const char *k = json_string_value(json_object_get(j, "key"));
+		double v = json_is_number(a) ? json_number_value(a) : NAN;
+		int ok = k && !strcmp(k, key) && v >= 0 && v <= 1;
+		json_decref(j);
+		if (!ok)
+			return 0;
+		*acc = v;
+	}
 	return 1;
 }
 

@@ -151,9 +151,30 @@ mt_stats_rule mt_src_stats_rule(int rule)
 int mt_src_state_open(mt_src_state *ss, json_t **records, const char *log_path,
 			  const mt_config *cfg, const mt_run_options *o, mt_src_slots *st)
 {
-	int error = mt_resultlog_open(&ss->log, records, log_path);
-	if (error < 0)
+	/* The trained models and their accuracies come from the cache: the
+	 * log is the record of what ran, so a damaged record is only said
+	 * and dropped. Retries repeat a run, so ids may repeat. */
+	mt_resultlog_schema schema = {mt_resultlog_check_source, NULL, NULL};
+	mt_resultlog_contents contents;
+	size_t i;
+	json_t *d;
+	int error = mt_resultlog_open(&ss->log, &contents, log_path, &schema);
+
+	*records = NULL;
+	if (error < 0) {
+		mt_resultlog_contents_dispose(&contents);
 		return error;
+	}
+	if (contents.format == 1)
+		fprintf(stderr, "mutorch: %s is a training log of mutorch 0.1 (format 1, no checksums): "
+			"its records were checked and it is rewritten in format %d\n", log_path,
+			MT_RESULTLOG_FORMAT);
+	json_array_foreach(contents.damage, i, d)
+		fprintf(stderr, "mutorch: warning: %s:%lld: damaged record dropped (%s)\n", log_path,
+			(long long)json_integer_value(json_object_get(d, "line")),
+			json_string_value(json_object_get(d, "reason")));
+	*records = json_incref(contents.records);
+	mt_resultlog_contents_dispose(&contents);
 	ss->cfg = cfg;
 	ss->st = st;
 	ss->o = o;

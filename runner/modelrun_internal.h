@@ -1,0 +1,58 @@
+/* Shared by the model-level run's files; not a public header.
+ *
+ *   modelrun.c       the parent: plan, result log, workers, kill matrix,
+ *                    reports, export
+ *   modelrun_eval.c  the model and data a run needs, evaluating one mutant
+ *                    (with cached prefixes of the forward), the worker
+ */
+#ifndef MUTORCH_RUNNER_MODELRUN_INTERNAL_H
+#define MUTORCH_RUNNER_MODELRUN_INTERNAL_H
+
+#include <jansson.h>
+#include <stdint.h>
+
+#include "mutorch/config.h"
+#include "mutorch/dataset.h"
+#include "mutorch/mutant.h"
+#include "mutorch/operators.h"
+#include "mutorch/shim.h"
+#include "mutorch/shim_partial.h"
+
+/* The data and model shared by planning, the workers and export. */
+typedef struct {
+	mt_dataset *test;
+	mt_tensor *x, *y;
+	mt_module *model;
+	const char *model_name; /* the trained model's file */
+	mt_mutator *mutator;
+} model_setup;
+
+/* Load the trained model (and, with_data, the test set and its tensors)
+ * and a mutator over it. */
+int mt_mr_setup_load(model_setup *s, const mt_config *cfg, int with_data);
+void mt_mr_setup_dispose(model_setup *s);
+
+/* Cached prefixes of the forward (shim_partial.h), keyed by the layers a
+ * mutant changes, least recently used first out. */
+typedef struct {
+	char *key;
+	mt_partial *partial;
+	uint64_t last_use;
+} cached_cut;
+
+#define MAX_CUTS 16
+
+typedef struct {
+	cached_cut cuts[MAX_CUTS];
+	uint64_t clock;
+} cut_cache;
+
+void mt_mr_cut_cache_dispose(cut_cache *cc);
+
+/* Apply mutant d, predict every test input (pred: n, logits: n x classes
+ * scratch) and return its result record (without "id"). */
+json_t *mt_mr_evaluate_one(const mt_config *cfg, model_setup *s, cut_cache *cc,
+			   const mt_mutant_desc *d, const int64_t *original,
+			   int64_t *pred, float *logits, int64_t n);
+
+#endif
