@@ -516,6 +516,8 @@ int mt_ext_train(mt_module **model, mt_ext_outcome *out, const mt_ext_job *job)
 	}
 	t0 = mt_clock_now();
 	pid = start_program(&exec_errno, exe, argv, env, cfg->base_dir, out_fd, err_fd);
+	out->spawn_seconds = mt_clock_now() - t0;
+	t0 += out->spawn_seconds; /* the program's time starts at its exec */
 	if (pid < 0) {
 		out->status = MT_EXT_FAILED;
 		snprintf(what, sizeof(what), "could not be started (%s in %s): %s", exe, cfg->base_dir,

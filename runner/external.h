@@ -66,7 +66,8 @@ typedef struct {
 	char reason[1536];       /* failures: what happened, the first lines of
 				  * stderr and where the logs are */
 	char *model_path;        /* trained: the file the program wrote */
-	double program_seconds;  /* from the start of the program to its exit */
+	double spawn_seconds;    /* fork and exec, until the program runs */
+	double program_seconds;  /* from its exec to its exit */
 	double program_cpu_seconds;
 } mt_ext_outcome;
 

@@ -18,6 +18,7 @@
 #include <jansson.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 
 typedef struct {
 	const mt_config *cfg;
@@ -135,13 +136,13 @@ static int train_external(mt_module **model, json_t **trained, json_t **failure,
 		error = *failure ? 0 : mt_error_oom();
 		goto cleanup;
 	}
-	*trained = json_pack("{s:s, s:b, s:o, s:b, s:f, s:f, s:f, s:f, s:I, s:I}", "train_key", train_key,
-			     "diverged", 0, "epochs",
+	*trained = json_pack("{s:s, s:b, s:o, s:b, s:f, s:f, s:f, s:f, s:f, s:I, s:I}", "train_key",
+			     train_key, "diverged", 0, "epochs",
 			     rc->knobs & MT_KNOB_EPOCHS ? json_integer(rc->epochs) : json_null(),
 			     "stopped_early", 0, "train_seconds", mt_clock_now() - t0,
 			     "program_seconds", oc.program_seconds,
-			     "program_cpu_seconds", oc.program_cpu_seconds, "data_seconds", data_seconds,
-			     "slot", (json_int_t)slot, "run", (json_int_t)run);
+			     "program_cpu_seconds", oc.program_cpu_seconds, "spawn_seconds", oc.spawn_seconds,
+			     "data_seconds", data_seconds, "slot", (json_int_t)slot, "run", (json_int_t)run);
 	if (!*trained) {
 		error = mt_error_oom();
 		goto cleanup;
@@ -210,6 +211,16 @@ static int evaluate(mt_eval_result *res, char *why, size_t size, worker_state *w
 			       mt_dataset_labels(ws->test), n, cfg->num_classes, cfg->eval_batch_size);
 }
 
+/* This process's CPU time, every thread. */
+static double cpu_seconds(void)
+{
+	struct rusage ru;
+	if (getrusage(RUSAGE_SELF, &ru) != 0)
+		return 0;
+	return (double)ru.ru_utime.tv_sec + (double)ru.ru_utime.tv_usec * 1e-6 +
+	       (double)ru.ru_stime.tv_sec + (double)ru.ru_stime.tv_usec * 1e-6;
+}
+
 static json_t *train_one(worker_state *ws, size_t slot, int run)
 {
 	const mt_config *cfg = ws->cfg;
@@ -218,7 +229,7 @@ static json_t *train_one(worker_state *ws, size_t slot, int run)
 	mt_eval_result res = {0};
 	char train_key[MT_HASH_HEX], key[MT_HASH_HEX], why[1024];
 	json_t *rec = json_object(), *trained = NULL, *summary = NULL, *failure = NULL;
-	double t0 = mt_clock_now();
+	double t0 = mt_clock_now(), cpu0 = cpu_seconds();
 	int reused = 0, error;
 
 	if (slot > 0) {
@@ -270,11 +281,16 @@ static json_t *train_one(worker_state *ws, size_t slot, int run)
 	json_object_set_new(rec, "diverged", json_copy(json_object_get(summary, "diverged")));
 	json_object_set_new(rec, "reused_model", json_boolean(reused));
 	if (cfg->command && !reused) {
-		/* what the training cost mutorch beyond the program itself
-		 * (bench/external_overhead.sh) */
-		double program = json_number_value(json_object_get(trained, "program_seconds"));
-		json_object_set_new(rec, "program_seconds", json_real(program));
-		json_object_set_new(rec, "overhead_seconds", json_real(mt_clock_now() - t0 - program));
+		/* what the training cost mutorch beyond the program itself, in
+		 * wall time and in the worker's CPU time (bench/external_overhead.sh) */
+		static const char *const copied[] = { "program_seconds", "program_cpu_seconds",
+			"spawn_seconds", "data_seconds" };
+		for (size_t i = 0; i < sizeof(copied) / sizeof(copied[0]); i++)
+			json_object_set(rec, copied[i], json_object_get(trained, copied[i]));
+		json_object_set_new(rec, "overhead_seconds",
+				    json_real(mt_clock_now() - t0 -
+					      json_number_value(json_object_get(trained, "program_seconds"))));
+		json_object_set_new(rec, "overhead_cpu_seconds", json_real(cpu_seconds() - cpu0));
 	}
 	goto done;
 fail:
