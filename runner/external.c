@@ -260,11 +260,12 @@ static int write_spec(const mt_ext_job *job, const char *spec_path, const char *
 				 "classes", job->cfg->num_classes, "hyperparameters", knobs_json(r),
 				 "output", model_path, "run", job->run,
 				 "mutant", job->mutant ? json_string(job->mutant) : json_null());
-	char *text = spec ? json_dumps(spec, JSON_INDENT(2)) : NULL;
-	int error = text ? mt_io_write_file_atomic(spec_path, text, strlen(text))
-			 : mt_error_set(MT_ENOMEM, "%s: cannot make the spec", spec_path);
+	/* Not fsync'ed: a spec lives as long as its training, which a crash
+	 * repeats anyway (mutorch's overhead is part of every training). */
+	int error = spec ? json_dump_file(spec, spec_path, JSON_INDENT(2)) : -1;
+	if (error != 0)
+		error = mt_error_set(MT_EIO, "%s: cannot write the spec: %s", spec_path, strerror(errno));
 	json_decref(spec);
-	free(text);
 	return error;
 }
 
@@ -645,5 +646,40 @@ cleanup:
 	free(logits);
 	mt_tensor_free(one);
 	mt_tensor_free(probe);
+	return error;
+}
+
+/* ---- `mutorch train` -------------------------------------------------------- */
+
+int mt_runner_train_program(mt_module **model, char **log_dir, const mt_config *cfg,
+			    const mt_dataset *train, const mt_progress *progress)
+{
+	mt_ext_data data = { 0 };
+	mt_ext_outcome oc = { 0 };
+	char name[300];
+	double seconds;
+	int error;
+
+	*model = NULL;
+	if (!(*log_dir = mt_io_path_join(cfg->run_dir, "training/train")))
+		return mt_error_oom();
+	mt_ext_program_name(name, sizeof(name), cfg);
+	if ((error = mt_ext_data_write(&data, &seconds, cfg, train, cfg->run_dir)) < 0)
+		goto cleanup;
+	if (progress && progress->stream) {
+		fprintf(progress->stream, "%s: %lld training samples, logs in %s\n", name,
+			(long long)data.count, *log_dir);
+		fflush(progress->stream);
+	}
+	mt_ext_job job = { cfg, cfg, &data, *log_dir, NULL, 0 };
+	if ((error = mt_ext_train(model, &oc, &job)) < 0)
+		goto cleanup;
+	if (oc.status != MT_EXT_TRAINED)
+		error = mt_error_set(MT_EINVALID, "%s: %s", cfg->path, oc.reason);
+	else
+		unlink(oc.model_path); /* loaded; the caller saves it where it belongs */
+cleanup:
+	mt_ext_outcome_dispose(&oc);
+	mt_ext_data_dispose(&data);
 	return error;
 }

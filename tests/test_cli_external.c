@@ -363,3 +363,35 @@ Test(external, bad_input_is_reported, .timeout = 120)
 	cr_assert_neq(access(path, F_OK), 0, "a refused run trained");
 	th_run(NULL, NULL, "rm -rf '%s'", dir);
 }
+
+Test(external, train_runs_the_program_once, .timeout = 120)
+{
+	char *dir = th_tempdir("exttrain"), *out = NULL, *err = NULL, path[4400];
+	char *cfg = write_config(dir, "mutorch.yml", HYPER, SOURCE, "    - {op: LE, ratio: 0.3}\n");
+	json_error_t jerr;
+
+	cr_assert_eq(th_run(&out, &err, "cd %s && %s train %s --json -q", dir, MT_MUTORCH_EXE, cfg), 0, "%s", err);
+	json_t *j = json_loads(out, 0, &jerr);
+	cr_assert(j, "not JSON: %s", out);
+	cr_assert_gt(json_number_value(json_object_get(j, "accuracy")), 0.5, "%s", out);
+	snprintf(path, sizeof(path), "%s/trained/model.pt", dir);
+	cr_assert_eq(access(path, F_OK), 0, "no model saved: %s", out);
+	snprintf(path, sizeof(path), "%s/stdout.log", str_of(j, "logs"));
+	char *log = th_read_all(path, NULL);
+	cr_assert(th_contains(log, "training None 0"), "%s", log);
+	free(log);
+	json_decref(j);
+	free(out);
+	free(err);
+	/* the model it saved is the model level's */
+	cr_assert_eq(th_run(&out, &err, "cd %s && %s eval %s", dir, MT_MUTORCH_EXE, cfg), 0, "%s", err);
+	free(out);
+	free(err);
+	/* a program that fails: exit 3, what happened and its stderr */
+	cfg = write_config(dir, "fails.yml", "{lr: 0.001, batch_size: 64, epochs: 2}", SOURCE,
+			   "    - {op: LE, ratio: 0.3}\n");
+	cr_assert_eq(th_run(NULL, &err, "cd %s && %s train %s -q", dir, MT_MUTORCH_EXE, cfg), 3, "%s", err);
+	cr_assert(th_contains(err, "exited with status 1") && th_contains(err, "ValueError: boom"), "%s", err);
+	free(err);
+	th_run(NULL, NULL, "rm -rf '%s'", dir);
+}
