@@ -393,22 +393,22 @@ static void wait_program(int *status, struct rusage *ru, int *timed_out, pid_t p
 			if (rc > 0 || (rc < 0 && errno != EINTR))
 				break;
 		} else {
-			pid_t done = wait4(pid, status, WNOHANG, ru);
-			if (done == pid) {
-				if (pidfd >= 0)
-					close(pidfd);
-				kill(-pid, SIGKILL); /* what it left running */
-				return;
-			}
+			/* no pidfd (an old kernel): look every 5 ms without reaping */
+			siginfo_t info;
+			info.si_pid = 0;
+			if (waitid(P_PID, (id_t)pid, &info, WEXITED | WNOHANG | WNOWAIT) == 0 && info.si_pid == pid)
+				break;
 			struct timespec ts = { 0, 5 * 1000 * 1000 };
 			nanosleep(&ts, NULL);
 		}
 	}
 	if (pidfd >= 0)
 		close(pidfd);
+	/* What it left running goes with it; killed before the leader is
+	 * reaped, while its pid still names the group. */
+	kill(-pid, SIGKILL);
 	while (wait4(pid, status, 0, ru) < 0 && errno == EINTR)
 		;
-	kill(-pid, SIGKILL); /* what it left running */
 }
 
 /* The first lines of a log (and its last line when there are more), on
