@@ -3,10 +3,11 @@
  * (source_worker.c) calls these instead of mt_runner_train_pipeline:
  *
  *   mt_ext_data_write     the (mutated) training set as .npy files,
- *                         once per distinct content
+ *                         once per distinct content (external_data.c)
  *   mt_ext_train          spec, program, time limit, logs, the model
+ *                         (external.c)
  *   mt_ext_evaluate       the model on the test set, with the checks a
- *                         foreign model needs (shape, NaN)
+ *                         foreign model needs: shape, NaN (external_data.c)
  */
 #ifndef MUTORCH_RUNNER_EXTERNAL_H
 #define MUTORCH_RUNNER_EXTERNAL_H
