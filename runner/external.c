@@ -200,10 +200,14 @@ static void env_free(char **env)
 	free(env);
 }
 
-/* fork + execve, not posix_spawn: the child must set its own process
+/* vfork + execve, not posix_spawn: the child must set its own process
  * group (one kill stops every process the program starts) and die with
- * the worker (PR_SET_PDEATHSIG), and only async-signal-safe calls run
- * between fork and exec. Returns the errno of a failed exec in *exec_errno. */
+ * the worker (PR_SET_PDEATHSIG), which posix_spawn cannot ask for. vfork,
+ * not fork: the worker holds libtorch and its data (hundreds of MB), and a
+ * fork would copy its page tables and make every later write to them a
+ * copy-on-write fault. The child makes only system calls (setpgid, prctl,
+ * chdir, dup2, execve, write) and _exit. Returns the errno of a failed
+ * exec in *exec_errno. */
 static pid_t start_program(int *exec_errno, const char *exe, char *const argv[], char *const env[],
 			   const char *cwd, int out_fd, int err_fd)
 {
@@ -217,7 +221,7 @@ static pid_t start_program(int *exec_errno, const char *exe, char *const argv[],
 			close(in_fd);
 		return -1;
 	}
-	pid = fork();
+	pid = vfork();
 	if (pid == 0) {
 		setpgid(0, 0);
 		prctl(PR_SET_PDEATHSIG, SIGKILL);
