@@ -6,7 +6,8 @@
  * program that exits non-zero, dies by a signal, hangs, writes no model,
  * writes garbage or a NaN model: each its status, stderr and logs, every
  * other mutant its verdict), the spec, the cache (a rerun trains nothing),
- * resume after SIGKILL with no training done twice, and bad input. The
+ * resume after SIGKILL with no training done twice, bad input, `mutorch
+ * train`, false-kill, search and the sequential design. The
  * real PyTorch example is tested in test_cli_external_torch.c. */
 #include <criterion/criterion.h>
 #include <jansson.h>
@@ -393,5 +394,42 @@ Test(external, train_runs_the_program_once, .timeout = 120)
 	cr_assert_eq(th_run(NULL, &err, "cd %s && %s train %s -q", dir, MT_MUTORCH_EXE, cfg), 3, "%s", err);
 	cr_assert(th_contains(err, "exited with status 1") && th_contains(err, "ValueError: boom"), "%s", err);
 	free(err);
+	th_run(NULL, NULL, "rm -rf '%s'", dir);
+}
+
+/* The calibration commands train through the same workers. */
+Test(external, false_kill_search_and_sequential_design, .timeout = 180)
+{
+	char *dir = th_tempdir("extcal"), *out = NULL, *err = NULL;
+	char *cfg = write_config(dir, "mutorch.yml", HYPER, "    runs: 4\n    rule: welch\n",
+				 "    - {op: HLR, factor: 0.001}\n    - {op: DF, ratio: 0.5}\n");
+	json_error_t jerr;
+	json_t *j;
+
+	cr_assert_eq(th_run(&out, &err, "cd %s && %s false-kill %s --trials 2 --jobs 2 --json -q", dir,
+			    MT_MUTORCH_EXE, cfg), 0, "%s", err);
+	cr_assert((j = json_loads(out, 0, &jerr)), "%s", out);
+	cr_assert_eq(json_integer_value(json_object_get(j, "trainings")), 16);
+	cr_assert_eq(json_integer_value(json_object_get(j, "false_kills")), 0, "%s", out);
+	json_decref(j);
+	free(out);
+	free(err);
+	/* lr < 1e-5 makes the bad model: the weakest killing factor is below 0.01 */
+	cr_assert_eq(th_run(&out, &err, "cd %s && %s search %s --op HLR --param factor --from 1 --to 0.0001 "
+			    "--precision 0.002 --jobs 2 --json -q", dir, MT_MUTORCH_EXE, cfg), 0, "%s", err);
+	cr_assert((j = json_loads(out, 0, &jerr)), "%s", out);
+	cr_assert(json_is_true(json_object_get(j, "killable")), "%s", out);
+	double weakest = json_number_value(json_object_get(j, "weakest_killing_value"));
+	cr_assert(weakest < 0.01 && weakest > 0.006, "%s", out);
+	json_decref(j);
+	free(out);
+	free(err);
+	/* the sequential design stops a clear verdict early */
+	cfg = write_config(dir, "seq.yml", HYPER, "    sequential: true\n    max_runs: 8\n",
+			   "    - {op: HLR, factor: 0.001}\n    - {op: DF, ratio: 0.5}\n");
+	j = run_json(dir, cfg, NULL);
+	cr_assert_str_eq(str_of(mutant_by_id(j, "HLR-factor=0.001"), "status"), "Killed");
+	cr_assert_lt(int_of(mutant_by_id(j, "HLR-factor=0.001"), "runs"), 8);
+	json_decref(j);
 	th_run(NULL, NULL, "rm -rf '%s'", dir);
 }
