@@ -84,6 +84,7 @@ static void set_defaults(mt_config *cfg)
 	cfg->src_alpha = 0.05;
 	cfg->src_effect = 0.5;
 	cfg->src_max_runs = 20;
+	cfg->protocol = MT_PROTOCOL_VERSION;
 }
 
 int mt_config_load_buffer(mt_config **out, const char *buf, size_t len,
@@ -146,6 +147,7 @@ int mt_config_load_buffer(mt_config **out, const char *buf, size_t len,
 				     "a mapping of sections (model, data, training, run, mutation, ci)");
 		goto cleanup;
 	}
+	ctx.external = cfg_has_command(&ctx, root);
 	if ((error = cfg_check_keys(&ctx, root, NULL, sections, COUNT(sections))) < 0 ||
 	    (error = cfg_load_model(&ctx, root)) < 0 ||
 	    (error = cfg_load_data(&ctx, root)) < 0 ||
@@ -205,6 +207,13 @@ static void free_mutations(mt_config_mutation *list, size_t n)
 	free(list);
 }
 
+static void free_strings(char **list, size_t n)
+{
+	for (size_t i = 0; i < n; i++)
+		free(list[i]);
+	free(list);
+}
+
 static void free_source(mt_data_source *src)
 {
 	size_t i;
@@ -225,6 +234,8 @@ void mt_config_free(mt_config *cfg)
 	free_source(&cfg->train);
 	free_source(&cfg->test);
 	free(cfg->run_dir);
+	free_strings(cfg->command, cfg->ncommand);
+	free_strings(cfg->program_files, cfg->nprogram_files);
 	free_mutations(cfg->model_level, cfg->nmodel_level);
 	free_mutations(cfg->source_level, cfg->nsource_level);
 	free(cfg->ci_score);
@@ -238,18 +249,23 @@ static int copy_str(char **dst, const char *src)
 	return src && !(*dst = strdup(src)) ? -1 : 0;
 }
 
-static int copy_source(mt_data_source *dst, const mt_data_source *src)
+static int copy_strings(char ***dst, size_t *ndst, char *const *src, size_t n)
 {
-	dst->paths = NULL;
-	dst->npaths = 0;
-	if (!src->npaths)
+	*dst = NULL;
+	*ndst = 0;
+	if (!n)
 		return 0;
-	if (!(dst->paths = calloc(src->npaths, sizeof(char *))))
+	if (!(*dst = calloc(n, sizeof(char *))))
 		return -1;
-	for (size_t i = 0; i < src->npaths; i++, dst->npaths++)
-		if (copy_str(&dst->paths[i], src->paths[i]) < 0)
+	for (size_t i = 0; i < n; i++, (*ndst)++)
+		if (copy_str(&(*dst)[i], src[i]) < 0)
 			return -1;
 	return 0;
+}
+
+static int copy_source(mt_data_source *dst, const mt_data_source *src)
+{
+	return copy_strings(&dst->paths, &dst->npaths, src->paths, src->npaths);
 }
 
 static int copy_mutations(mt_config_mutation **dst, size_t *ndst,
@@ -297,6 +313,8 @@ int mt_config_copy(mt_config **out, const mt_config *src)
 	cfg->train.npaths = cfg->test.npaths = 0;
 	cfg->model_level = cfg->source_level = NULL;
 	cfg->nmodel_level = cfg->nsource_level = 0;
+	cfg->command = cfg->program_files = NULL;
+	cfg->ncommand = cfg->nprogram_files = 0;
 	if (copy_str(&cfg->path, src->path) < 0 || copy_str(&cfg->base_dir, src->base_dir) < 0 ||
 	    copy_str(&cfg->architecture, src->architecture) < 0 ||
 	    copy_str(&cfg->torchscript, src->torchscript) < 0 ||
@@ -304,6 +322,9 @@ int mt_config_copy(mt_config **out, const mt_config *src)
 	    copy_str(&cfg->ci_score, src->ci_score) < 0 ||
 	    copy_str(&cfg->ci_base, src->ci_base) < 0 ||
 	    copy_source(&cfg->train, &src->train) < 0 || copy_source(&cfg->test, &src->test) < 0 ||
+	    copy_strings(&cfg->command, &cfg->ncommand, src->command, src->ncommand) < 0 ||
+	    copy_strings(&cfg->program_files, &cfg->nprogram_files, src->program_files,
+			 src->nprogram_files) < 0 ||
 	    copy_mutations(&cfg->model_level, &cfg->nmodel_level, src->model_level,
 			   src->nmodel_level) < 0 ||
 	    copy_mutations(&cfg->source_level, &cfg->nsource_level, src->source_level,
