@@ -211,7 +211,9 @@ static json_t *evaluate_one(const mt_config *cfg, model_setup *s, cut_cache *cc,
 		if (nchanged > 0)
 			p = cut_for(cc, s->model, s->x, changed, nchanged, cfg->eval_batch_size);
 	}
-	if (p)
+	if (mt_mutator_is_dynamic(s->mutator))
+		error = mt_mutator_predict_dynamic(pred, logits, &nout, s->mutator, s->x, cfg->eval_batch_size);
+	else if (p)
 		error = mt_partial_predict(pred, logits, p, 0);
 	else
 		error = mt_module_predict(pred, logits, &nout, model, s->x, cfg->eval_batch_size);
@@ -683,6 +685,12 @@ int mt_model_export_mutant(const mt_config *cfg, const char *id, const char *pat
 		goto cleanup;
 	if (res.not_applicable) {
 		error = mt_error_set(MT_EINVALID, "mutant %s is not applicable: %s", id, res.reason);
+		goto cleanup;
+	}
+	if (mt_mutator_is_dynamic(s.mutator)) {
+		error = mt_error_set(MT_EINVALID, "mutant %s is a dynamic RNN mutant (%s): it changes the recurrent layer's state or gates while it runs, not the module, so there is no TorchScript file to write",
+				     id, mt_plan_at(plan, idx)->op);
+		mt_mutator_restore(s.mutator);
 		goto cleanup;
 	}
 	error = mt_module_save(model, path);
