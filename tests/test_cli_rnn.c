@@ -167,6 +167,16 @@ Test(rnn_cli, rnn_operators_run_and_static_mutants_export_exactly, .timeout = 60
 	/* the check can fail: most of these mutants change predictions */
 	cr_assert_geq(changed, 6, "only %d exported mutants differ from the original", changed);
 
+	/* the same config, seed and threads give the same results, whatever
+	 * the number of workers */
+	cr_assert_eq(th_run(NULL, &err, "cd %s && %s run %s -q --jobs 1 --run-dir one", dir,
+			    MT_MUTORCH_EXE, cfg), 0, "%s", err);
+	free(err);
+	snprintf(path, sizeof(path), "%s/one/predictions.csv", dir);
+	char *again = th_read_all(path, NULL);
+	cr_assert_str_eq(again, csv, "predictions differ between --jobs 2 and --jobs 1");
+	free(again);
+
 	/* a dynamic mutant is no module */
 	cr_assert_eq(th_run(NULL, &err, "cd %s && %s export-mutant SC-lstm-000 -o %s/d.pt %s", dir,
 			    MT_MUTORCH_EXE, dir, cfg), 3);
