@@ -151,13 +151,12 @@ int mt_op_check_layer(const mt_model_view *view, const mt_op_args *args, const c
 }
 
 int mt_op_targets(size_t **out, size_t *count, const mt_model_view *view,
-		  const mt_op_args *args, int neurons)
+		  const mt_op_args *args)
 {
 	const char *opn = args->op->name;
 	size_t *idx = calloc(view->nlayers ? view->nlayers : 1, sizeof(*idx));
 	size_t n = 0;
 	int rc;
-	(void)neurons; /* the registry row's `targets` says it */
 	if (!idx)
 		return mt_error_set(MT_ENOMEM, "%s: out of memory", opn);
 	if (args->nlayers == 0) {
@@ -202,7 +201,7 @@ static int cmp_i64(const void *a, const void *b)
 int mt_op_get_targets(mt_targets *t, const mt_model_view *view, const mt_op_args *args,
 		       int neurons)
 {
-	int rc = mt_op_targets(&t->idx, &t->n, view, args, neurons);
+	int rc = mt_op_targets(&t->idx, &t->n, view, args);
 	if (rc < 0)
 		return rc;
 	t->total = 0;

@@ -48,7 +48,7 @@ int mt_op_layer_ok(const mt_operator *op, const mt_view_layer *l);
  * layer the operator cannot take is an error naming the layer, its kind
  * and the valid layers. *out is malloc'd. */
 int mt_op_targets(size_t **out, size_t *count, const mt_model_view *view,
-		  const mt_op_args *args, int neurons);
+		  const mt_op_args *args);
 
 /* max(1, round(ratio * n)) capped at n (0 when n == 0). */
 int64_t mt_op_count(double ratio, int64_t n);
