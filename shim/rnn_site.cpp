@@ -10,6 +10,7 @@
 #include "rnn_internal.hpp"
 
 #include <torch/csrc/jit/api/function_impl.h>
+#include <torch/csrc/jit/ir/alias_analysis.h>
 #include <torch/csrc/jit/passes/inliner.h>
 
 #include <algorithm>
@@ -35,6 +36,9 @@ struct mt_rnn_site {
 	std::string path;
 	mtrnn::cell_kind kind = mtrnn::cell_kind::lstm;
 	size_t nargs = 0;  /* the op's inputs, first in the prefix's tuple */
+	/* Does the suffix write into a cached value in place? Then it gets
+	 * copies, so that the cache stays what the prefix computed. */
+	bool suffix_writes_live = false;
 	std::unique_ptr<GraphFunction> prefix, suffix;
 	std::vector<std::vector<c10::IValue>> batches;
 	std::vector<int64_t> lens; /* inputs per batch */
@@ -259,6 +263,10 @@ int mt_rnn_site_new(mt_rnn_site **out, mt_module *m, const char *path)
 			clone_into(*suf, nodes[i], senv);
 		suf->registerOutput(senv.at(g->outputs()[0]));
 
+		torch::jit::AliasDb alias(suf);
+		for (size_t i = 1 + op->outputs().size(); i < suf->inputs().size(); i++)
+			if (alias.hasWriters(suf->inputs()[i]))
+				s->suffix_writes_live = true;
 		s->prefix = make_function("rnn_prefix", pre);
 		s->suffix = make_function("rnn_suffix", suf);
 		*out = s.release();
@@ -328,7 +336,9 @@ int mt_rnn_site_predict(int64_t *labels, float *logits, int64_t *nout, mt_rnn_si
 			for (const at::Tensor &t : r)
 				stack.push_back(t);
 			for (size_t i = s->nargs; i < v.size(); i++)
-				stack.push_back(v[i]);
+				stack.push_back(s->suffix_writes_live && v[i].isTensor()
+							? c10::IValue(v[i].toTensor().clone())
+							: v[i]);
 			s->suffix->run(stack);
 			if (stack.empty() || !stack[0].isTensor())
 				return failf(MT_EINVALID, "recurrent layer '%s': forward returned no tensor",

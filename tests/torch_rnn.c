@@ -274,6 +274,28 @@ Test(rnn, the_split_model_predicts_like_the_whole_model)
 	}
 }
 
+Test(rnn, a_suffix_writing_into_a_cached_value_leaves_the_cache_alone)
+{
+	mt_module *m = model_of("inplace");
+	int64_t shape[4] = {N, 1, T, F}, nout = 0;
+	mt_tensor *in = tensor_of("lstm2bi", "in", shape, 4);
+	mt_rnn_site *s = NULL;
+	int64_t labels[N], full[N];
+	float first[N * 4], again[N * 4], whole[N * 4];
+	cr_assert_eq(mt_rnn_site_new(&s, m, "rnn"), 0, "%s", mt_error_last());
+	cr_assert_eq(mt_rnn_site_cache(s, in, 0), 0, "%s", mt_error_last());
+	cr_assert_eq(mt_rnn_site_predict(labels, first, &nout, s, NULL), 0, "%s", mt_error_last());
+	cr_assert_eq(mt_rnn_site_predict(labels, again, &nout, s, NULL), 0, "%s", mt_error_last());
+	cr_assert_eq(mt_module_predict(full, whole, NULL, m, in, 0), 0, "%s", mt_error_last());
+	for (int i = 0; i < N * 4; i++) {
+		cr_assert_eq(first[i], again[i], "logit %d changed on the second run", i);
+		cr_assert_leq(fabsf(first[i] - whole[i]), TOL, "logit %d", i);
+	}
+	mt_rnn_site_free(s);
+	mt_tensor_free(in);
+	mt_module_free(m);
+}
+
 Test(rnn, layers_called_in_a_loop_or_twice_are_refused)
 {
 	mt_module *m = model_of("loop");
