@@ -41,7 +41,7 @@ MT_LAYERS='
 # folder      X
 MT_OWNERS='
 core          error io rng strbuf csv hash clock recipe
-shim          shim shim_train shim_graph shim_partial
+shim          shim shim_train shim_graph shim_partial shim_rnn
 config        config arch
 data          dataset
 killmatrix    killmatrix scores report stats stats_sequential stats_inputs
