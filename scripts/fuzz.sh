@@ -62,6 +62,8 @@ for t in $TARGETS; do
 	corpus="$BUILD/corpus/$t"
 	seeds="$ROOT/tests/fuzz/corpus/$t"
 	mkdir -p "$corpus"
+	# a target without seeds starts from the empty input
+	[ -d "$seeds" ] || seeds=$corpus
 	log="$BUILD/fuzz_$t.log"
 	leaks=1
 	[ "$t" = torchdict ] && leaks=0
@@ -70,7 +72,7 @@ for t in $TARGETS; do
 	UBSAN_OPTIONS="print_stacktrace=1:halt_on_error=1${UBSAN_OPTIONS:+:$UBSAN_OPTIONS}" \
 		"$BUILD/fuzz_$t" -max_total_time="$SECONDS_EACH" -timeout="${FUZZ_TIMEOUT:-10}" \
 		-rss_limit_mb="${FUZZ_RSS_MB:-4096}" -print_final_stats=1 \
-		-artifact_prefix="$BUILD/artifacts/$t-" "$corpus" "$seeds" >"$log" 2>&1
+		-artifact_prefix="$BUILD/artifacts/$t-" "$corpus" "$seeds" >"$log" 2>&1 </dev/null
 	rc=$?
 	set -e
 	execs=$(sed -n 's/^stat::number_of_executed_units: *//p' "$log" | tail -1)
