@@ -125,9 +125,10 @@ std::string storage_problem(const at::Tensor &t, const record_sizes &records)
 	uint64_t last = 0, count = 1, bytes;
 	if (offset < 0)
 		return "has a negative storage offset";
-	for (size_t i = 0; i < sizes.size(); i++) {
+	for (size_t i = 0; i < sizes.size(); i++)
 		if (sizes[i] < 0 || strides[i] < 0)
 			return "has a negative size or stride";
+	for (size_t i = 0; i < sizes.size(); i++) {
 		if (sizes[i] == 0)
 			return std::string(); /* no element: nothing is read */
 		if (__builtin_mul_overflow(count, (uint64_t)sizes[i], &count))
@@ -226,11 +227,19 @@ extern "C" int mt_shim_load_tensor_dict_buffer(mt_tensor **x, mt_tensor **y,
 			return mtshim::fail(MT_EINVALID, n + ": key 'y' has shape " +
 							 c10::str(yt.sizes()) + ", expected [" +
 							 std::to_string(count) + "] (one label per sample of x)");
-		if (at::isFloatingType(yt.scalar_type()) || at::isComplexType(yt.scalar_type()) ||
-		    yt.scalar_type() == at::kBool)
+		if (!at::isIntegralType(yt.scalar_type(), /*includeBool=*/false))
 			return mtshim::fail(MT_EINVALID, n + ": key 'y' has dtype " +
 							 std::string(c10::toString(yt.scalar_type())) +
 							 ", expected integer class labels");
+		switch (xt.scalar_type()) {
+		case at::kByte: case at::kChar: case at::kShort: case at::kInt: case at::kLong:
+		case at::kHalf: case at::kBFloat16: case at::kFloat: case at::kDouble:
+			break;
+		default:
+			return mtshim::fail(MT_EINVALID, n + ": key 'x' has dtype " +
+							 std::string(c10::toString(xt.scalar_type())) +
+							 ", expected an integer or floating-point tensor");
+		}
 		/* Datasets hold uint8 or float32 pixels. */
 		if (xt.scalar_type() != at::kByte)
 			xt = xt.to(at::kFloat);
