@@ -24,7 +24,7 @@
  * training section lines. */
 static char *config(const char *dir, const char *data, const char *training)
 {
-	char text[16384];
+	char text[40000];
 	snprintf(text, sizeof(text),
 		 "model:\n"
 		 "  torchscript: %s/lenet5_pytorch.pt\n"
@@ -248,5 +248,35 @@ Test(cli_hardening, gzip_trailing_garbage_in_idx)
 	free(cfg);
 	free(bad);
 	free(raw);
+	free(dir);
+}
+
+Test(cli_hardening, gzip_bomb_as_labels)
+{
+	/* An IDX labels header declaring 10000 labels, then 64 MiB of zeros,
+	 * gzip-compressed to about 64 KB: refused once inflating passes what
+	 * the header declares (it was inflated whole before). */
+	size_t big = (size_t)64 << 20;
+	unsigned char *raw = calloc(big, 1);
+	char *dir = th_tempdir("cli-h-bomb"), path[4200], data[16384], *cfg;
+	gzFile gz;
+
+	cr_assert(raw);
+	raw[2] = 0x08;
+	raw[3] = 0x01;
+	raw[6] = 10000 >> 8;
+	raw[7] = 10000 & 0xFF;
+	snprintf(path, sizeof(path), "%s/labels.gz", dir);
+	cr_assert(gz = gzopen(path, "wb9"));
+	cr_assert_eq(gzwrite(gz, raw, (unsigned)big), (int)big);
+	cr_assert_eq(gzclose(gz), Z_OK);
+	free(raw);
+	snprintf(data, sizeof(data),
+		 "  format: idx\n" IDX_TRAIN
+		 "  test: {images: " FASHION "/t10k-images-idx3-ubyte.gz, labels: %s}\n", path);
+	cfg = config(dir, data, NULL);
+	eval_fails(cfg, NULL, "labels.gz: gzip data inflates to more than",
+		   "the size its IDX header declares");
+	free(cfg);
 	free(dir);
 }
