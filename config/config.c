@@ -60,6 +60,70 @@ cleanup:
 	return error;
 }
 
+/* ---- limits on the text ------------------------------------------------- */
+
+/* Refuse collections nested deeper than MT_CONFIG_MAX_DEPTH, counted on
+ * libyaml's tokens before the loader builds the document: the scanner's
+ * cost per token grows with the flow nesting depth (quadratic overall), so
+ * scanning stops as soon as the limit is passed. A scanner error is left
+ * to the loader, which reports it with its line. */
+static int check_depth(const char *buf, size_t len, const char *name)
+{
+	yaml_parser_t parser;
+	yaml_token_t token;
+	int depth = 0, error = 0, done = 0;
+
+	if (!yaml_parser_initialize(&parser))
+		return mt_error_oom();
+	yaml_parser_set_input_string(&parser, (const unsigned char *)buf, len);
+	while (!done && !error) {
+		if (!yaml_parser_scan(&parser, &token))
+			break;
+		switch (token.type) {
+		case YAML_FLOW_SEQUENCE_START_TOKEN:
+		case YAML_FLOW_MAPPING_START_TOKEN:
+		case YAML_BLOCK_SEQUENCE_START_TOKEN:
+		case YAML_BLOCK_MAPPING_START_TOKEN:
+			if (++depth > MT_CONFIG_MAX_DEPTH)
+				error = mt_error_set(MT_EINVALID,
+						     "%s:%d: lists and mappings nested more "
+						     "than %d deep, expected at most %d "
+						     "levels",
+						     name, (int)token.start_mark.line + 1,
+						     MT_CONFIG_MAX_DEPTH, MT_CONFIG_MAX_DEPTH);
+			break;
+		case YAML_FLOW_SEQUENCE_END_TOKEN:
+		case YAML_FLOW_MAPPING_END_TOKEN:
+		case YAML_BLOCK_END_TOKEN:
+			depth--;
+			break;
+		case YAML_STREAM_END_TOKEN:
+			done = 1;
+			break;
+		default:
+			break;
+		}
+		yaml_token_delete(&token);
+	}
+	yaml_parser_delete(&parser);
+	return error;
+}
+
+/* libyaml's message for a failed load, with its lines. */
+static int yaml_syntax_error(const yaml_parser_t *parser, const char *name,
+			     const char *where)
+{
+	if (parser->context)
+		return mt_error_set(MT_EINVALID,
+				    "%s:%d: YAML syntax error%s: %s (%s that starts at line %d)",
+				    name, (int)parser->problem_mark.line + 1, where,
+				    parser->problem ? parser->problem : "malformed document",
+				    parser->context, (int)parser->context_mark.line + 1);
+	return mt_error_set(MT_EINVALID, "%s:%d: YAML syntax error%s: %s", name,
+			    (int)parser->problem_mark.line + 1, where,
+			    parser->problem ? parser->problem : "malformed document");
+}
+
 /* ---- entry points --------------------------------------------------------- */
 
 static void set_defaults(mt_config *cfg)
@@ -120,21 +184,36 @@ int mt_config_load_buffer(mt_config **out, const char *buf, size_t len,
 		goto cleanup;
 	}
 	parser_ok = 1;
+	if (len > MT_CONFIG_MAX_BYTES) {
+		error = mt_error_set(MT_EINVALID, "%s: %zu bytes, expected a config of "
+				     "at most %zu bytes", name, len, MT_CONFIG_MAX_BYTES);
+		goto cleanup;
+	}
+	if ((error = check_depth(buf, len, name)) < 0)
+		goto cleanup;
 	yaml_parser_set_input_string(&parser, (const unsigned char *)buf, len);
 	if (!yaml_parser_load(&parser, &doc)) {
-		if (parser.context)
-			error = mt_error_set(MT_EINVALID,
-					     "%s:%d: YAML syntax error: %s (%s that starts at line %d)",
-					     name, (int)parser.problem_mark.line + 1,
-					     parser.problem ? parser.problem : "malformed document",
-					     parser.context, (int)parser.context_mark.line + 1);
-		else
-			error = mt_error_set(MT_EINVALID, "%s:%d: YAML syntax error: %s", name,
-					     (int)parser.problem_mark.line + 1,
-					     parser.problem ? parser.problem : "malformed document");
+		error = yaml_syntax_error(&parser, name, "");
 		goto cleanup;
 	}
 	doc_ok = 1;
+	/* A second document would otherwise be ignored without a word. */
+	{
+		yaml_document_t next;
+		if (!yaml_parser_load(&parser, &next)) {
+			error = yaml_syntax_error(&parser, name, " in a second YAML document");
+			goto cleanup;
+		}
+		if (yaml_document_get_root_node(&next)) {
+			error = mt_error_set(MT_EINVALID,
+					     "%s:%d: a second YAML document starts here; "
+					     "expected the config to be one document",
+					     name, (int)next.start_mark.line + 1);
+			yaml_document_delete(&next);
+			goto cleanup;
+		}
+		yaml_document_delete(&next);
+	}
 
 	root = yaml_document_get_root_node(&doc);
 	if (!root || cfg_is_null(root)) {

@@ -9,6 +9,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 #include <yaml.h>
 
 #include "mutorch/config.h"
@@ -120,6 +121,24 @@ int cfg_load_optimizer(load_ctx *ctx, const yaml_node_t *parent, const char *pre
 	return 0;
 }
 
+/* Every thread is a real OS thread in every worker: thousands of them only
+ * thrash, so the bound is a small multiple of the CPUs, and a hard cap. */
+static int check_threads(const load_ctx *ctx, const yaml_node_t *t)
+{
+	long cpus = sysconf(_SC_NPROCESSORS_ONLN);
+	long bound = MT_CONFIG_MAX_THREADS;
+
+	if (cpus > 0 && cpus * MT_CONFIG_THREADS_PER_CPU < bound)
+		bound = cpus * MT_CONFIG_THREADS_PER_CPU;
+	if (ctx->cfg->threads <= bound)
+		return 0;
+	return cfg_err_at(ctx, cfg_lookup(ctx, t, "threads"),
+			  "'training.threads' is %d, expected at most %ld (%d per CPU on "
+			  "this machine's %ld CPUs, and never more than %d)",
+			  ctx->cfg->threads, bound, MT_CONFIG_THREADS_PER_CPU, cpus,
+			  MT_CONFIG_MAX_THREADS);
+}
+
 int cfg_load_training(load_ctx *ctx, const yaml_node_t *root)
 {
 	static const char *const keys[] = { "optimizer", "loss", "epochs", "batch_size",
@@ -147,7 +166,8 @@ int cfg_load_training(load_ctx *ctx, const yaml_node_t *root)
 	    (error = cfg_get_double(&cfg->grad_clip, ctx, t, P, "grad_clip", RANGE_NONNEG)) < 0 ||
 	    (error = cfg_get_double(&cfg->l1, ctx, t, P, "l1", RANGE_NONNEG)) < 0 ||
 	    (error = cfg_get_double(&cfg->l2, ctx, t, P, "l2", RANGE_NONNEG)) < 0 ||
-	    (error = cfg_get_int(&cfg->patience, ctx, t, P, "patience", 0)) < 0)
+	    (error = cfg_get_int(&cfg->patience, ctx, t, P, "patience", 0)) < 0 ||
+	    (error = check_threads(ctx, t)) < 0)
 		return error;
 	cfg->loss = (mt_loss_kind)loss;
 	return cfg_load_program(ctx, t);

@@ -40,7 +40,7 @@ MT_LAYERS='
 # (headers may be listed before they exist)
 # folder      X
 MT_OWNERS='
-core          error io rng strbuf csv hash clock recipe
+core          error io rng strbuf csv hash clock recipe zip
 shim          shim shim_train shim_graph shim_partial shim_rnn
 config        config arch
 data          dataset

@@ -69,6 +69,16 @@
 extern "C" {
 #endif
 
+/* Limits on untrusted config text (docs/config.md, docs/security.md): the
+ * file size, the nesting of mappings and lists (checked on libyaml's
+ * tokens before the document is built, since libyaml's scanner is
+ * quadratic in the flow nesting depth), and training.threads, which may not
+ * exceed MT_CONFIG_THREADS_PER_CPU times the online CPUs either. */
+#define MT_CONFIG_MAX_BYTES ((size_t)1 << 20)
+#define MT_CONFIG_MAX_DEPTH 64
+#define MT_CONFIG_MAX_THREADS 256
+#define MT_CONFIG_THREADS_PER_CPU 4
+
 typedef enum {
 	MT_FORMAT_IDX = 0,
 	MT_FORMAT_CIFAR10,
