@@ -79,6 +79,12 @@ typedef struct {
 int mt_source_results_new(mt_source_results **out, size_t nmutants, size_t n_inputs);
 void mt_source_results_free(mt_source_results *res);
 
+/* Read the results back from a run directory: source-report.json (every
+ * mutant's statistics and verdict) and source-runs.csv (the accuracies
+ * the verdicts used); kill probabilities and cache keys are not read.
+ * MT_EINVALID names the file, the field and what was expected. */
+int mt_source_results_load(mt_source_results **out, const char *dir);
+
 /* killed / (killed + survived); NaN when both are 0. */
 double mt_source_results_score(const mt_source_results *res);
 
