@@ -39,7 +39,7 @@ static const char style[] =
 	"h3{font-size:15px;margin:14px 0 4px}"
 	"table{border-collapse:collapse;margin:6px 0}"
 	"td,th{border-bottom:1px solid #eee;padding:3px 10px;text-align:left;vertical-align:top}"
-	"th{background:#f5f5f5}td.n,th.n{text-align:right}"
+	"th{background:#f5f5f5}td.n,th.n{text-align:right;white-space:nowrap}"
 	".big{font-size:26px;font-weight:600;margin-right:6px}"
 	".cards{display:flex;flex-wrap:wrap;gap:12px}"
 	".card{border:1px solid #e0e0e0;border-radius:6px;padding:8px 14px;min-width:180px}"

@@ -29,12 +29,32 @@ static int failed(const mt_source_mutant_result *m)
 	return m->status != MT_MUTANT_KILLED && m->status != MT_MUTANT_SURVIVED;
 }
 
-/* One row of dots: the original's first n runs above, the mutant's below. */
-static void strip(mt_strbuf *sb, const mt_source_results *res, const mt_source_mutant_result *m,
-		  double lo, double hi)
+/* One row of dots: the original's first n runs above, the mutant's below,
+ * on the row's own scale (from the lowest to the highest of these runs),
+ * so that a small shift shows even beside a mutant that broke training. */
+static void strip(mt_strbuf *sb, const mt_source_results *res, const mt_source_mutant_result *m)
 {
-	const int w = 360, h = 34;
+	const int w = 280, h = 34;
 	int n = m->runs < res->original_runs ? m->runs : res->original_runs;
+	double lo = INFINITY, hi = -INFINITY, pad;
+
+	for (int i = 0; i < n; i++)
+		if (isfinite(res->original_accuracy[i])) {
+			lo = fmin(lo, res->original_accuracy[i]);
+			hi = fmax(hi, res->original_accuracy[i]);
+		}
+	for (int i = 0; i < m->runs; i++)
+		if (isfinite(m->accuracy[i])) {
+			lo = fmin(lo, m->accuracy[i]);
+			hi = fmax(hi, m->accuracy[i]);
+		}
+	if (!isfinite(lo)) {
+		lo = 0;
+		hi = 1;
+	}
+	pad = hi > lo ? 0.05 * (hi - lo) : 0.005;
+	lo -= pad;
+	hi += pad;
 	mt_strbuf_printf(sb, "<svg xmlns=\"http://www.w3.org/2000/svg\" viewBox=\"0 0 %d %d\" "
 			 "width=\"%d\" role=\"img\" aria-label=\"runs\"><line class=\"grid\" x1=\"0\" "
 			 "y1=\"17\" x2=\"%d\" y2=\"17\"/>", w, h, w, w);
@@ -59,23 +79,6 @@ static void strip(mt_strbuf *sb, const mt_source_results *res, const mt_source_m
 
 void html_source_sections(mt_strbuf *sb, const mt_source_results *res)
 {
-	double lo = INFINITY, hi = -INFINITY;
-
-	for (int i = 0; i < res->original_runs; i++)
-		if (isfinite(res->original_accuracy[i])) {
-			lo = fmin(lo, res->original_accuracy[i]);
-			hi = fmax(hi, res->original_accuracy[i]);
-		}
-	for (size_t k = 0; k < res->nmutants; k++)
-		for (int i = 0; i < res->mutants[k].runs; i++)
-			if (isfinite(res->mutants[k].accuracy[i])) {
-				lo = fmin(lo, res->mutants[k].accuracy[i]);
-				hi = fmax(hi, res->mutants[k].accuracy[i]);
-			}
-	if (!(hi > lo)) {
-		lo = isfinite(lo) ? lo - 0.01 : 0;
-		hi = isfinite(hi) ? hi + 0.01 : 1;
-	}
 	mt_strbuf_puts(sb, "<section id=\"source\"><h2>Source level: retrained mutants</h2>\n"
 		       "<div class=\"cards\"><div class=\"card\"><span class=\"big\">");
 	src_num(sb, mt_source_results_score(res), H_PCT, NULL, "mutation_score");
@@ -113,8 +116,9 @@ void html_source_sections(mt_strbuf *sb, const mt_source_results *res)
 		mt_strbuf_puts(sb, " runs each.");
 	}
 	mt_strbuf_puts(sb, "</p>\n<p>Each row: the original's runs (grey, top) and the mutant's "
-		       "(bottom) that the verdict used, on one accuracy axis for all rows (from the "
-		       "lowest to the highest accuracy of any run); the ticks are the means.</p>\n"
+		       "(bottom) that the verdict used, each row on its own accuracy scale (from its "
+		       "lowest to its highest run), so that small shifts show; the ticks are the "
+		       "means.</p>\n"
 		       "<table><tr><th>mutant</th><th>runs (original / mutant)</th><th class=\"n\">"
 		       "original mean</th><th class=\"n\">mutant mean</th><th class=\"n\">p</th>"
 		       "<th class=\"n\">d</th><th>verdict</th><th class=\"n\">runs used</th></tr>\n");
@@ -127,7 +131,7 @@ void html_source_sections(mt_strbuf *sb, const mt_source_results *res)
 		mt_strbuf_puts(sb, " on ");
 		h_text(sb, m->target);
 		mt_strbuf_puts(sb, "</span></td><td>");
-		strip(sb, res, m, lo, hi);
+		strip(sb, res, m);
 		mt_strbuf_puts(sb, "</td><td class=\"n\">");
 		src_num(sb, m->original_mean, H_F4, m->id, "original_mean");
 		mt_strbuf_puts(sb, "</td><td class=\"n\">");
