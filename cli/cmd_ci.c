@@ -119,7 +119,7 @@ static int source_level(json_t *note, json_int_t *trained, mt_git_repo *repo, co
 	if ((error = mt_shim_init(rev->cfg->threads, rev->cfg->seed, 0)) < 0)
 		return error;
 	if (base_src && ci_same_inputs(base_note, note, "train set") && ci_same_inputs(base_note, note, "model") &&
-	    !ci_same_inputs(base_note, note, "test set"))
+	    ci_same_inputs(base_note, note, "program file") && !ci_same_inputs(base_note, note, "test set"))
 		ci_say(quiet, "source level: only the test set changed: the cached trained models are re-evaluated "
 		    "on the new test set; nothing is retrained");
 	ci_say(quiet, "source level: training what the cache lacks (results in %s)", dir);

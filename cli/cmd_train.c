@@ -24,7 +24,9 @@ static const char train_usage[] =
 	"Train the model of CONFIG (default ./mutorch.yml) with its recipe\n"
 	"(training: optimizer, loss, epochs, batch size, seed, threads), save it as\n"
 	"TorchScript (model.output, or FILE) and print the test accuracy.\n"
-	"Progress (epoch, loss, samples/s) goes to stderr.\n"
+	"Progress (epoch, loss, samples/s) goes to stderr. With training.command,\n"
+	"your own program trains it once (docs/training-programs.md); its output\n"
+	"is kept in RUN_DIR/training/train/.\n"
 	"\n"
 	"  -o, --output FILE  where to save the trained model\n"
 	"      --json         print the result as one JSON object on stdout\n"
@@ -79,6 +81,7 @@ int cmd_train(int argc, char **argv)
 	mt_train_report report;
 	mt_eval_result res = {0};
 	mt_progress progress;
+	char *log_dir = NULL;
 	double t0;
 	double eval_seconds = 0, eval_timeout = MT_EVAL_TIMEOUT_DEFAULT;
 
@@ -108,11 +111,18 @@ int cmd_train(int argc, char **argv)
 	progress.stream = quiet ? NULL : stderr;
 	progress.tty = !quiet && isatty(STDERR_FILENO);
 
+	memset(&report, 0, sizeof(report));
+	report.val_accuracy = -1;
+	t0 = mt_clock_now();
 	if ((error = mt_runner_load_dataset(&train, cfg, MT_SPLIT_TRAIN)) < 0 ||
 	    (error = mt_runner_load_dataset(&test, cfg, MT_SPLIT_TEST)) < 0 ||
 	    (error = mt_runner_tensors(&tx, &ty, cfg, test)) < 0 ||
-	    (error = mt_runner_train_pipeline(&model, &report, cfg, train, &progress)) < 0)
+	    (error = cfg->command
+		     ? mt_runner_train_program(&model, &log_dir, cfg, train, &progress)
+		     : mt_runner_train_pipeline(&model, &report, cfg, train, &progress)) < 0)
 		goto cleanup;
+	if (cfg->command) /* the user's own program: its epochs and loss are its own */
+		report.seconds = mt_clock_now() - t0;
 	if ((error = save_model(model, output)) < 0)
 		goto cleanup;
 	t0 = mt_clock_now();
@@ -122,14 +132,19 @@ int cmd_train(int argc, char **argv)
 	eval_seconds = mt_clock_now() - t0;
 
 	if (json) {
-		json_t *o = json_pack("{s:s, s:f, s:I, s:I, s:i, s:f, s:f, s:f, s:I, s:i, s:s}",
+		json_t *o = json_pack("{s:s, s:f, s:I, s:I, s:f, s:I, s:i, s:s}",
 				      "model", output, "accuracy", res.accuracy,
 				      "n", (json_int_t)res.n, "correct", (json_int_t)res.correct,
-				      "epochs", report.epochs_run, "final_loss", report.final_loss,
 				      "train_seconds", report.seconds,
-				      "samples_per_second", report.samples_per_second,
 				      "seed", (json_int_t)cfg->seed, "threads", cfg->threads,
 				      "torch_version", mt_shim_torch_version());
+		if (log_dir) { /* the user's program: no loss or epochs of ours */
+			json_object_set_new(o, "logs", json_string(log_dir));
+		} else {
+			json_object_set_new(o, "epochs", json_integer(report.epochs_run));
+			json_object_set_new(o, "final_loss", json_real(report.final_loss));
+			json_object_set_new(o, "samples_per_second", json_real(report.samples_per_second));
+		}
 		if (report.val_accuracy >= 0)
 			json_object_set_new(o, "val_accuracy", json_real(report.val_accuracy));
 		json_object_set_new(o, "eval_seconds", json_real(eval_seconds));
@@ -146,6 +161,7 @@ int cmd_train(int argc, char **argv)
 cleanup:
 	rc = error < 0 ? cli_fail("train", error) : MT_EXIT_OK;
 	mt_eval_result_dispose(&res);
+	free(log_dir);
 	mt_module_free(model);
 	mt_tensor_free(tx);
 	mt_tensor_free(ty);

@@ -511,6 +511,12 @@ int mt_model_export_mutant(const mt_config *cfg, const char *id, const char *pat
 		error = mt_error_set(MT_EINVALID, "mutant %s is not applicable: %s", id, res.reason);
 		goto cleanup;
 	}
+	if (mt_mutator_is_dynamic(s.mutator)) {
+		error = mt_error_set(MT_EINVALID, "mutant %s is a dynamic RNN mutant (%s): it changes the recurrent layer's state or gates while it runs, not the module, so there is no TorchScript file to write",
+				     id, mt_plan_at(plan, idx)->op);
+		mt_mutator_restore(s.mutator);
+		goto cleanup;
+	}
 	error = mt_module_save(model, path);
 	mt_mutator_restore(s.mutator);
 cleanup:

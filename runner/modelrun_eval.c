@@ -170,11 +170,20 @@ json_t *mt_mr_evaluate_one(const mt_config *cfg, model_setup *s, cut_cache *cc,
 	 * of it has too; the full forward checks a graph mutant's width. */
 	if (p && mt_partial_num_outputs(p) != cfg->num_classes)
 		p = NULL;
-	if (p)
+	if (mt_mutator_is_dynamic(s->mutator)) {
+		/* The recurrent layer stepped with the mutation; the rest of
+		 * the model is the original's, whose width setup checked. */
+		int64_t nout = 0;
+		error = mt_mutator_predict_dynamic(pred, logits, &nout, s->mutator, s->x, cfg->eval_batch_size);
+		if (error == 0 && nout != cfg->num_classes)
+			error = mt_error_set(MT_EINVALID, "the dynamic mutant's model has %lld outputs, expected %d",
+					     (long long)nout, cfg->num_classes);
+	} else if (p) {
 		error = mt_partial_predict(pred, logits, p, 0);
-	else
+	} else {
 		error = mt_module_predict_classes(pred, logits, model, s->x, cfg->eval_batch_size,
 						  cfg->num_classes);
+	}
 	if (error < 0) {
 		json_object_set_new(rec, "status", json_string("RuntimeError"));
 		json_object_set_new(rec, "reason", json_string(mt_error_last()));

@@ -2,6 +2,7 @@
  * pool and its callbacks, progress, and the verdict helpers that a run, a
  * false-kill measurement and a search share. */
 #include "mutorch/clock.h"
+#include "mutorch/config.h"
 #include "mutorch/error.h"
 #include "mutorch/pool.h"
 #include "mutorch/sourcerun.h"
@@ -90,6 +91,11 @@ static int src_record(mt_src_state *ss, size_t task, json_t *rec)
 	const char *status = json_string_value(json_object_get(rec, "status"));
 	mt_src_slots *st = ss->st;
 
+	/* A program that cannot read the spec fails every training alike:
+	 * stop, the config is wrong (exit 3). */
+	if (json_is_true(json_object_get(rec, "rejected_spec")))
+		return mt_error_set(MT_EINVALID, "%s: %s", ss->cfg->path,
+				    json_string_value(json_object_get(rec, "reason")));
 	json_object_set_new(rec, "slot", json_integer((json_int_t)slot));
 	json_object_set_new(rec, "run", json_integer(run));
 	json_object_set_new(rec, "id", json_string(slot ? mt_plan_at(ss->plan, slot - 1)->id : "original"));
@@ -131,6 +137,14 @@ static int src_on_failure(void *ctx, size_t task, mt_pool_failure kind, const ch
 	int error = src_record(ctx, task, rec);
 	json_decref(rec);
 	return error;
+}
+
+int mt_src_original_failed(const mt_config *cfg, const char *reason)
+{
+	if (cfg->command)
+		return mt_error_set(MT_EINVALID, "%s: training the original with 'training.command' failed, so no mutant can be judged: %s",
+				    cfg->path, reason);
+	return mt_error_set(MT_ERROR, "training the original failed: %s", reason);
 }
 
 /* "deepcrime", "welch", "mannwhitney", "fisher" (mutation.source.rule). */
@@ -215,7 +229,10 @@ int mt_src_train_missing(mt_src_state *ss, const int *need)
 		memset(&po, 0, sizeof(po));
 		po.argv = argv;
 		po.jobs = o->jobs;
-		po.task_timeout = o->timeout;
+		/* mutation.source.timeout: an external program's worker keeps it
+		 * itself (and records the program's output); the built-in
+		 * trainer's is the pool's */
+		po.task_timeout = o->timeout > 0 ? o->timeout : ss->cfg->command ? 0 : ss->cfg->src_timeout;
 		po.startup_timeout = 600;
 		po.on_result = src_on_result;
 		po.on_failure = src_on_failure;

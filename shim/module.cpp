@@ -15,6 +15,7 @@
 #include "mutorch/error.h"
 #include "mutorch/io.h"
 #include "mutorch/shim.h"
+#include "mutorch/zip.h"
 
 namespace mtshim {
 
@@ -71,6 +72,7 @@ int mt_module_load_buffer(mt_module **out, const void *buf, size_t len,
 			return failf(MT_EINVALID,
 				     "%s: not a TorchScript archive (not a zip file), expected a file written by torch.jit.save",
 				     name);
+		if (mt_zip_check(buf, len, name, MT_ZIP_ALLOW_DEFLATE) < 0) return mtshim::fail_from_last(MT_EINVALID);
 		std::istringstream in(std::string((const char *)buf, len));
 		torch::jit::Module module;
 		try {

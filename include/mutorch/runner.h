@@ -80,6 +80,14 @@ int mt_runner_train_pipeline(mt_module **model, mt_train_report *report,
 			     const mt_config *recipe, const mt_dataset *train,
 			     const mt_progress *progress);
 
+/* `mutorch train` with the user's own training program (training.command,
+ * docs/training-programs.md): run it once on `train` with the config's seed
+ * and knobs, its spec and logs in RUN_DIR/training/train/ (*log_dir,
+ * malloc'd), and load the model it saved. A program that fails is
+ * MT_EINVALID with what happened and the first lines of its stderr. */
+int mt_runner_train_program(mt_module **model, char **log_dir, const mt_config *cfg,
+			    const mt_dataset *train, const mt_progress *progress);
+
 typedef struct {
 	int64_t n;
 	int64_t correct;
