@@ -70,7 +70,7 @@ static int read_optional(char **text, const char *dir, const char *name)
 	if (!p)
 		return mt_error_oom();
 	if (access(p, F_OK) == 0)
-		error = mt_io_read_file((void **)text, &len, p);
+		error = mt_run_file_read(text, &len, p, MT_RUN_FILE_MAX_BYTES);
 	free(p);
 	return error;
 }
@@ -87,7 +87,7 @@ static int find_viewer(char **js, size_t *len, char **hint, const char *arg)
 	*hint = NULL;
 	if (arg || (env && *env)) {
 		const char *p = arg ? arg : env;
-		if ((error = mt_io_read_file((void **)js, len, p)) < 0)
+		if ((error = mt_run_file_read(js, len, p, MT_RUN_FILE_MAX_BYTES)) < 0)
 			return mt_error_prefix("%s: ", arg ? "--viewer" : "MUTORCH_VIEWER_JS");
 		return 0;
 	}
@@ -96,7 +96,7 @@ static int find_viewer(char **js, size_t *len, char **hint, const char *arg)
 	if (!(path = mt_io_path_join(dir, VIEWER_REL)))
 		return mt_error_oom();
 	if (access(path, R_OK) == 0) {
-		error = mt_io_read_file((void **)js, len, path);
+		error = mt_run_file_read(js, len, path, MT_RUN_FILE_MAX_BYTES);
 	} else {
 		mt_strbuf sb = MT_STRBUF_INIT;
 		mt_strbuf_printf(&sb, "Install it with `npm install --prefix %s/mutation-testing-elements "

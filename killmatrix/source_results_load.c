@@ -11,6 +11,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 typedef struct {
 	const char *path;
@@ -110,11 +111,31 @@ static int read_mutant(mt_source_mutant_result *m, const ctx *c, json_t *o)
 	return 0;
 }
 
+int mt_run_file_read(char **out, size_t *len, const char *path, size_t max)
+{
+	size_t size;
+	int fd, error;
+
+	*out = NULL;
+	*len = 0;
+	/* the size before the read allocates it; mt_io_read_file then reads
+	 * no more than fstat's size */
+	if ((error = mt_io_open_regular(&fd, &size, path)) < 0)
+		return error;
+	close(fd);
+	if (size > max)
+		return mt_error_set(MT_EINVALID, "%s: %zu bytes, expected at most %zu (a run directory's "
+				    "files are far smaller; is it damaged?)", path, size, max);
+	return mt_io_read_file((void **)out, len, path);
+}
+
 static int read_report(mt_source_results **out, const char *path)
 {
 	json_t *root = NULL, *detail;
 	json_error_t jerr;
 	mt_source_results *res = NULL;
+	char *text = NULL;
+	size_t len;
 	long long v[10] = {0};
 	ctx c = {path, ""};
 	int error = 0;
@@ -123,7 +144,11 @@ static int read_report(mt_source_results **out, const char *path)
 					   "trainings_this_invocation", "threads", "max_runs"};
 
 	*out = NULL;
-	if (!(root = json_load_file(path, JSON_REJECT_DUPLICATES, &jerr)))
+	if ((error = mt_run_file_read(&text, &len, path, MT_RUN_FILE_MAX_BYTES)) < 0)
+		return error;
+	root = json_loadb(text, len, JSON_REJECT_DUPLICATES, &jerr);
+	free(text);
+	if (!root)
 		return mt_error_set(MT_EINVALID, "%s:%d: not JSON: %s (expected the source-level report "
 				    "`mutorch run --level source` writes)", path, jerr.line, jerr.text);
 	if (!json_is_object(root) || !json_is_string(json_object_get(root, "level")) ||
@@ -231,7 +256,7 @@ static int read_runs(mt_source_results *res, const char *path)
 	size_t len, line = 1;
 	int error;
 
-	if ((error = mt_io_read_file((void **)&text, &len, path)) < 0)
+	if ((error = mt_run_file_read(&text, &len, path, MT_RUN_FILE_MAX_BYTES)) < 0)
 		return error;
 	if (strncmp(text, "id,run,accuracy,key\n", 20) != 0) {
 		free(text);

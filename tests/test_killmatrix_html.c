@@ -372,3 +372,50 @@ Test(html, history_points_and_failed_gates)
 	json_decref(root);
 	free(html);
 }
+
+/* The run directory's files are read back as regular files of bounded
+ * size (docs/security.md): a FIFO is refused at once instead of blocking,
+ * a directory names what it is, and a file over the limit names its size
+ * and the limit before anything is allocated for it. */
+Test(html, run_files_regular_and_bounded, .timeout = 30)
+{
+	mt_source_results *res = source_results(), *none = NULL;
+	char *dir = th_tempdir("src-hard"), path[512], *text = NULL;
+	size_t len = 0;
+
+	snprintf(path, sizeof(path), "%s/source-report.json", dir);
+	cr_assert_eq(mt_source_results_write_json(res, path), 0);
+	cr_assert_eq(mt_source_results_write_files(res, dir), 0, "%s", mt_error_last());
+
+	/* within the limit: the whole file, NUL-terminated */
+	cr_assert_eq(mt_run_file_read(&text, &len, path, MT_RUN_FILE_MAX_BYTES), 0, "%s", mt_error_last());
+	cr_assert_gt(len, 0);
+	cr_assert_eq(text[len], '\0');
+	cr_assert_eq(strlen(text), len);
+	free(text);
+
+	/* one byte under its size is too large */
+	cr_assert_eq(mt_run_file_read(&text, &len, path, len - 1), MT_EINVALID);
+	cr_assert_null(text);
+	cr_assert(th_contains(mt_error_last(), "source-report.json") &&
+		  th_contains(mt_error_last(), "expected at most"), "%s", mt_error_last());
+
+	/* source-runs.csv as a FIFO with no writer: refused, not waited on */
+	snprintf(path, sizeof(path), "%s/source-runs.csv", dir);
+	cr_assert_eq(unlink(path), 0);
+	cr_assert_eq(th_run(NULL, NULL, "mkfifo '%s'", path), 0);
+	cr_assert_eq(mt_source_results_load(&none, dir), MT_EINVALID);
+	cr_assert_null(none);
+	cr_assert(th_contains(mt_error_last(), "source-runs.csv: is a FIFO"), "%s", mt_error_last());
+
+	/* source-report.json as a directory */
+	snprintf(path, sizeof(path), "%s/source-report.json", dir);
+	cr_assert_eq(unlink(path), 0);
+	cr_assert_eq(th_run(NULL, NULL, "mkdir '%s'", path), 0);
+	cr_assert_eq(mt_source_results_load(&none, dir), MT_EINVALID);
+	cr_assert(th_contains(mt_error_last(), "source-report.json: is a directory"), "%s", mt_error_last());
+
+	mt_source_results_free(res);
+	th_run(NULL, NULL, "rm -rf '%s'", dir);
+	free(dir);
+}

@@ -85,6 +85,17 @@ void mt_source_results_free(mt_source_results *res);
  * MT_EINVALID names the file, the field and what was expected. */
 int mt_source_results_load(mt_source_results **out, const char *dir);
 
+/* The most bytes a run-directory text file (JSON, CSV, the viewer's
+ * script) that the report reads back may have: 256 MiB, far above what a
+ * run writes, so a damaged or hostile file cannot make mutorch allocate
+ * without bound (docs/security.md). */
+#define MT_RUN_FILE_MAX_BYTES ((size_t)256 << 20)
+
+/* Read a regular file of at most max bytes (mt_io_open_regular: a FIFO or
+ * directory is refused at once) as NUL-terminated text; a larger one is
+ * MT_EINVALID naming the file, its size and the limit. */
+int mt_run_file_read(char **out, size_t *len, const char *path, size_t max);
+
 /* killed / (killed + survived); NaN when both are 0. */
 double mt_source_results_score(const mt_source_results *res);
 
