@@ -129,14 +129,12 @@ int mt_run_file_read(char **out, size_t *len, const char *path, size_t max)
 	return mt_io_read_file((void **)out, len, path);
 }
 
-static int read_report(mt_source_results **out, const char *path)
+static int parse_report(mt_source_results **out, const char *text, size_t len, const char *path)
 {
 	json_t *root = NULL, *detail;
 	json_error_t jerr;
 	mt_source_results *res = NULL;
-	char *text = NULL;
-	size_t len;
-	long long v[10] = {0};
+	long long v[10] = {0}, total_runs;
 	ctx c = {path, ""};
 	int error = 0;
 	static const char *const ints[] = {"mutants", "killed", "survived", "errors", "original_runs",
@@ -144,11 +142,7 @@ static int read_report(mt_source_results **out, const char *path)
 					   "trainings_this_invocation", "threads", "max_runs"};
 
 	*out = NULL;
-	if ((error = mt_run_file_read(&text, &len, path, MT_RUN_FILE_MAX_BYTES)) < 0)
-		return error;
-	root = json_loadb(text, len, JSON_REJECT_DUPLICATES, &jerr);
-	free(text);
-	if (!root)
+	if (!(root = json_loadb(text, len, JSON_REJECT_DUPLICATES, &jerr)))
 		return mt_error_set(MT_EINVALID, "%s:%d: not JSON: %s (expected the source-level report "
 				    "`mutorch run --level source` writes)", path, jerr.line, jerr.text);
 	if (!json_is_object(root) || !json_is_string(json_object_get(root, "level")) ||
@@ -201,9 +195,15 @@ static int read_report(mt_source_results **out, const char *path)
 	}
 	for (int r = 0; r < res->original_runs; r++)
 		res->original_accuracy[r] = NAN;
+	total_runs = res->original_runs;
 	for (size_t i = 0; i < res->nmutants && error == 0; i++) {
 		snprintf(c.where, sizeof(c.where), "mutants_detail[%zu].", i);
 		error = read_mutant(&res->mutants[i], &c, json_array_get(detail, i));
+		/* every run is a whole training: a bound on what the accuracies
+		 * may make mutorch allocate, far above any real run */
+		if (error == 0 && (total_runs += res->mutants[i].runs) > MT_SOURCE_MAX_TOTAL_RUNS)
+			error = bad(&c, "runs", "at most 10000000 runs in all (the original's and "
+				    "every mutant's)");
 	}
 cleanup:
 	json_decref(root);
@@ -249,19 +249,16 @@ static int csv_next(char *buf, size_t size, const char **p)
 	return 0;
 }
 
-static int read_runs(mt_source_results *res, const char *path)
+/* text is NUL-terminated; a NUL inside it ends it */
+static int parse_runs(mt_source_results *res, const char *text, const char *path)
 {
-	char *text = NULL, id[1024], run[32], acc[64], key[64];
+	char id[1024], run[32], acc[64], key[64];
 	const char *p;
-	size_t len, line = 1;
-	int error;
+	size_t line = 1;
+	int error = 0;
 
-	if ((error = mt_run_file_read(&text, &len, path, MT_RUN_FILE_MAX_BYTES)) < 0)
-		return error;
-	if (strncmp(text, "id,run,accuracy,key\n", 20) != 0) {
-		free(text);
+	if (strncmp(text, "id,run,accuracy,key\n", 20) != 0)
 		return mt_error_set(MT_EINVALID, "%s:1: expected the header id,run,accuracy,key", path);
-	}
 	for (p = text + 20; *p; line++) {
 		char *end;
 		long r;
@@ -294,7 +291,37 @@ static int read_runs(mt_source_results *res, const char *path)
 			if (!strcmp(res->mutants[i].id, id) && r < res->mutants[i].runs)
 				res->mutants[i].accuracy[r] = a;
 	}
-	free(text);
+	return error;
+}
+
+int mt_source_results_parse(mt_source_results **out, const char *report, size_t report_len,
+			    const char *runs, size_t runs_len, const char *report_name,
+			    const char *runs_name)
+{
+	mt_source_results *res = NULL;
+	char *copy = NULL;
+	int error;
+
+	*out = NULL;
+	if ((error = parse_report(&res, report, report_len, report_name)) < 0)
+		return error;
+	if (res->nmutants) {
+		/* the CSV parser reads up to a NUL */
+		if (!runs || !(copy = malloc(runs_len + 1))) {
+			error = runs ? mt_error_oom() :
+				mt_error_set(MT_EINVALID, "%s: missing (the report lists mutants)", runs_name);
+			goto cleanup;
+		}
+		memcpy(copy, runs, runs_len);
+		copy[runs_len] = '\0';
+		if ((error = parse_runs(res, copy, runs_name)) < 0)
+			goto cleanup;
+	}
+	*out = res;
+	res = NULL;
+cleanup:
+	mt_source_results_free(res);
+	free(copy);
 	return error;
 }
 
@@ -302,7 +329,8 @@ int mt_source_results_load(mt_source_results **out, const char *dir)
 {
 	char *report = mt_io_path_join(dir, "source-report.json");
 	char *runs = mt_io_path_join(dir, "source-runs.csv");
-	mt_source_results *res = NULL;
+	char *report_text = NULL, *runs_text = NULL;
+	size_t report_len = 0, runs_len = 0;
 	int error;
 
 	*out = NULL;
@@ -310,14 +338,17 @@ int mt_source_results_load(mt_source_results **out, const char *dir)
 		error = mt_error_oom();
 		goto cleanup;
 	}
-	if ((error = read_report(&res, report)) < 0)
+	if ((error = mt_run_file_read(&report_text, &report_len, report, MT_RUN_FILE_MAX_BYTES)) < 0)
 		goto cleanup;
-	if (res->nmutants && (error = read_runs(res, runs)) < 0)
+	/* source-runs.csv is read only when the report has mutants; parse
+	 * says so when it is needed and missing */
+	if (access(runs, F_OK) == 0 &&
+	    (error = mt_run_file_read(&runs_text, &runs_len, runs, MT_RUN_FILE_MAX_BYTES)) < 0)
 		goto cleanup;
-	*out = res;
-	res = NULL;
+	error = mt_source_results_parse(out, report_text, report_len, runs_text, runs_len, report, runs);
 cleanup:
-	mt_source_results_free(res);
+	free(report_text);
+	free(runs_text);
 	free(report);
 	free(runs);
 	return error;

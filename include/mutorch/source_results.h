@@ -85,6 +85,19 @@ void mt_source_results_free(mt_source_results *res);
  * MT_EINVALID names the file, the field and what was expected. */
 int mt_source_results_load(mt_source_results **out, const char *dir);
 
+/* The same from the two files' contents (report_len and runs_len bytes;
+ * runs may be NULL when the report has no mutants); the names are for
+ * errors. The fuzz target tests/fuzz/fuzz_source_results.c calls it. */
+int mt_source_results_parse(mt_source_results **out, const char *report, size_t report_len,
+			    const char *runs, size_t runs_len, const char *report_name,
+			    const char *runs_name);
+
+/* The most runs (trainings) a loaded report may list in all, the
+ * original's and every mutant's: each is a whole training, so a real run
+ * has thousands; the bound keeps a damaged report from making mutorch
+ * allocate without end. */
+#define MT_SOURCE_MAX_TOTAL_RUNS 10000000
+
 /* The most bytes a run-directory text file (JSON, CSV, the viewer's
  * script) that the report reads back may have: 256 MiB, far above what a
  * run writes, so a damaged or hostile file cannot make mutorch allocate
