@@ -15,5 +15,7 @@ fi
 $MUTORCH eval "$CONFIG"
 # One worker per training.threads (2) cores: more would oversubscribe them.
 $MUTORCH run "$CONFIG" --jobs "$(( $(nproc) / 2 > 0 ? $(nproc) / 2 : 1 ))"
-# The one-file HTML report (open it in any browser, offline).
-$MUTORCH report examples/fashion-mnist/mutorch.out
+# The one-file HTML report (open it in any browser, offline); mutorch
+# report prints the path it wrote, which ends the script's output.
+report=$($MUTORCH report examples/fashion-mnist/mutorch.out)
+echo "HTML report (opens offline in any browser): $(realpath "$report")"
