@@ -35,13 +35,17 @@ if ! command -v npm >/dev/null 2>&1; then
     echo "setup: could not install node and npm; scripts/validate-stryker.sh will not run"
 fi
 
-# Chromium checks the HTML report in a real browser (tests/test_cli_report.c
-# loads it headless, with no network, and takes a screenshot); the test
-# skips, saying so, where it is missing. Best effort, like node and npm.
+# Chromium checks the HTML report in a real browser
+# (tests/test_cli_report_browser.c loads it headless, with no network, and
+# takes a screenshot); CTest lists the test as skipped where it is missing.
+# Best effort, like node and npm; the package lists may be stale when every
+# package above was installed already, hence the update on failure.
 if ! command -v chromium >/dev/null 2>&1; then
   SUDO=""
   [ "$(id -u)" -eq 0 ] || SUDO=sudo
-  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y --no-install-recommends chromium fonts-dejavu-core ||
+  { DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y --no-install-recommends chromium fonts-dejavu-core ||
+    { $SUDO apt-get update &&
+      DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y --no-install-recommends chromium fonts-dejavu-core; }; } ||
     echo "setup: could not install chromium; the report's browser test will be skipped"
 fi
 

@@ -3,8 +3,8 @@
  * every number of the page equals report.json's or the analyses' JSON,
  * the minimised subset kills exactly what the whole set kills (checked
  * from kills.csv), the mask reads back in NumPy, inputs.csv's lcr column;
- * the page in headless Chromium (skipped, saying so, without it); and the
- * score per commit from `mutorch ci` notes, with a failed gate marked. */
+ * and the score per commit from `mutorch ci` notes, with a failed gate
+ * marked. The page in headless Chromium: test_cli_report_browser.c. */
 #include <criterion/criterion.h>
 #include <jansson.h>
 #include <math.h>
@@ -16,43 +16,10 @@
 
 #include "helpers.h"
 #include "html_check.h"
+#include "report_run.h"
 #include "mutorch/io.h"
 
-#define FASHION "/usr/share/datasets/fashion-mnist"
 #define GIT "git -c user.name=mutorch-test -c user.email=test@example.com"
-
-/* A finished model-level run in dir/out (with --html). */
-static char *make_run(const char *tag)
-{
-	char *dir = th_tempdir(tag), text[4096], *err = NULL;
-	int rc;
-	snprintf(text, sizeof(text),
-		 "model:\n"
-		 "  torchscript: %s/lenet5_pytorch.pt\n"
-		 "  input_shape: [1, 28, 28]\n"
-		 "data:\n"
-		 "  train: {images: " FASHION "/train-images-idx3-ubyte.gz, labels: " FASHION "/train-labels-idx1-ubyte.gz}\n"
-		 "  test: {images: " FASHION "/t10k-images-idx3-ubyte.gz, labels: " FASHION "/t10k-labels-idx1-ubyte.gz}\n"
-		 "  normalize: {scale: 255, mean: 0.2860, std: 0.3530}\n"
-		 "  test_limit: 1000\n"
-		 "training: {threads: 1, eval_batch_size: 1000}\n"
-		 "run: {dir: out}\n"
-		 "mutation:\n"
-		 "  seed: 5\n"
-		 "  model_level:\n"
-		 "    - {op: GF, ratio: 0.2, sigma: 1.0, mutants: 2}\n"
-		 "    - {op: NAI, ratio: 0.05, mutants: 2, layers: all}\n"
-		 "    - {op: WPR, dtype: bf16}\n"
-		 "    - {op: BF, k: 1, bit: mantissa, mutants: 1}\n"
-		 "    - {op: AFRm}\n",
-		 MT_FIXTURES);
-	free(th_write(dir, "mutorch.yml", text, (size_t)-1));
-	rc = th_run(NULL, &err, "cd '%s' && %s run mutorch.yml -q --jobs 2 --html", dir, MT_MUTORCH_EXE);
-	cr_assert_eq(rc, 0, "mutorch run failed (%d): %s", rc, err);
-	cr_assert(th_contains(err, "report.html"), "run --html did not say where: %s", err);
-	free(err);
-	return dir;
-}
 
 static json_t *load_json(const char *path)
 {
@@ -219,38 +186,6 @@ Test(report, usage_and_bad_input)
 	free(th_write(dir, "killmatrix.mtkm", "not a kill matrix", (size_t)-1));
 	cr_assert_eq(th_run(NULL, &err, "%s report %s", MT_MUTORCH_EXE, dir), 3);
 	cr_assert(th_contains(err, "killmatrix.mtkm"), "%s", err);
-	free(err);
-	th_run(NULL, NULL, "rm -rf '%s'", dir);
-	free(dir);
-}
-
-Test(report, opens_in_chromium_offline, .timeout = 300)
-{
-	char *dir, path[600], shot[600], *out = NULL, *err = NULL, *png;
-	size_t len;
-	int rc;
-
-	if (th_run(NULL, NULL, "command -v chromium || command -v chromium-browser") != 0)
-		cr_skip_test("SKIPPED: no chromium here, so the HTML report was not checked in a browser "
-			     "(scripts/setup.sh installs Debian's chromium)");
-	dir = make_run("report-browser");
-	snprintf(path, sizeof(path), "%s/out/report.html", dir);
-	snprintf(shot, sizeof(shot), "%s/report-screenshot.png", MT_BINARY_DIR);
-	rc = th_run(&out, &err, "sh %s/scripts/check-report-browser.sh '%s' '%s'", MT_SOURCE_DIR, path, shot);
-	cr_assert_eq(rc, 0, "the browser check failed (%d): %s%s", rc, out, err);
-	png = th_read_all(shot, &len);
-	cr_assert_geq(len, 8);
-	cr_assert_eq(memcmp(png, "\x89PNG\r\n\x1a\n", 8), 0, "not a PNG");
-	cr_assert_gt(len, 50000, "the screenshot is nearly empty (%zu bytes)", len);
-	{
-		char *html = th_read_all(path, NULL);
-		cr_log_info("screenshot of the report: %s (%zu bytes), %s", shot, len,
-			    th_contains(html, "id=\"mte-bundle\"") ? "with the Stryker viewer" :
-			    "without the Stryker viewer (mutation-testing-elements is not installed)");
-		free(html);
-	}
-	free(png);
-	free(out);
 	free(err);
 	th_run(NULL, NULL, "rm -rf '%s'", dir);
 	free(dir);
