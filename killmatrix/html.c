@@ -53,15 +53,20 @@ static const char style[] =
 	"details{margin:6px 0}"
 	".js .tab[hidden]{display:none}\n";
 
-/* Tabs: without scripts every tab shows, one after the other; #stryker
- * in the address opens the Stryker view. */
+/* #stryker in the address opens the Stryker view. Read in <head>, before
+ * the viewer starts: it routes by the address's fragment and rewrites it,
+ * so the tabs, set up at the end of the page, would no longer see it. */
+static const char start_tab_js[] =
+	"window.mutorchStartTab=location.hash==='#stryker'?'tab-stryker':'tab-report';";
+
+/* Tabs: without scripts every tab shows, one after the other. */
 static const char tabs_js[] =
 	"(function(){document.documentElement.classList.add('js');"
 	"var b=document.querySelectorAll('nav button');"
 	"function show(id){document.querySelectorAll('.tab').forEach(function(t){t.hidden=t.id!==id;});"
 	"b.forEach(function(x){x.classList.toggle('active',x.dataset.tab===id);});}"
 	"b.forEach(function(x){x.addEventListener('click',function(){show(x.dataset.tab);});});"
-	"show(location.hash==='#stryker'?'tab-stryker':'tab-report');})();\n";
+	"show(window.mutorchStartTab||'tab-report');})();\n";
 
 /* Loads the viewer's bundle, kept as base64 so that no text in it can end
  * the script element early, then hands each report to its element. */
@@ -191,9 +196,10 @@ static int build(mt_strbuf *sb, const mt_html_report *r)
 		       "<meta name=\"viewport\" content=\"width=device-width,initial-scale=1\">\n<title>");
 	h_text(sb, title);
 	mt_strbuf_printf(sb, "</title>\n<meta name=\"generator\" content=\"mutorch %s\">\n<style>%s</style>\n"
+			 "<script>%s</script>\n"
 			 "</head><body data-model=\"%d\" data-source=\"%d\" data-history=\"%d\">\n"
-			 "<header><h1>", MUTORCH_VERSION, style, r->km != NULL, r->source != NULL,
-			 r->with_history != 0);
+			 "<header><h1>", MUTORCH_VERSION, style, start_tab_js, r->km != NULL,
+			 r->source != NULL, r->with_history != 0);
 	h_text(sb, title);
 	mt_strbuf_puts(sb, "</h1><nav><button data-tab=\"tab-report\">Report</button>"
 		       "<button data-tab=\"tab-stryker\">Stryker view</button></nav>");

@@ -3,7 +3,8 @@
 # would, and check it: the page loads from the file with no network, logs
 # nothing on the console (no script error, no failed load), its charts are
 # in the rendered DOM, and, when the page holds the Stryker viewer, the
-# viewer is defined and has its report. With SCREENSHOT, also save a PNG.
+# viewer is defined and has its report, and #stryker opens its tab. With
+# SCREENSHOT, also save a PNG.
 #   scripts/check-report-browser.sh REPORT.html [SCREENSHOT.png]
 # Exit status: 0 ok, 1 a check failed (reasons on stderr), 2 usage,
 # 77 no Chromium here (CHROMIUM names another binary).
@@ -28,7 +29,7 @@ run() {
   timeout 120 "$CHROMIUM" --headless --no-sandbox --disable-gpu --disable-quic --no-first-run \
     --disable-background-networking --disable-component-update --disable-sync \
     --user-data-dir="$tmp/profile" --host-resolver-rules="MAP * ~NOTFOUND" \
-    --enable-logging=stderr --v=0 --virtual-time-budget=10000 "$@" "$page"
+    --enable-logging=stderr --v=0 --virtual-time-budget=10000 "$@" "${url:-$page}"
 }
 run --dump-dom >"$tmp/dom.html" 2>"$tmp/log"
 rc=$?
@@ -65,6 +66,18 @@ if grep -q '<mutation-test-report-app' "$tmp/dom.html" &&
    ! grep -q 'data-viewer="ready"' "$tmp/dom.html"; then
   echo "check-report-browser: the Stryker viewer did not start (no data-viewer=\"ready\")" >&2
   fail=1
+fi
+# #stryker in the address opens the Stryker tab, although the viewer
+# rewrites the address's fragment as it starts.
+if grep -q '<mutation-test-report-app' "$tmp/dom.html"; then
+  url="$page#stryker"
+  run --dump-dom >"$tmp/dom2.html" 2>"$tmp/log3"
+  url=""
+  if ! grep -q '<main class="tab" id="tab-report" hidden' "$tmp/dom2.html" ||
+     grep -q '<div class="tab" id="tab-stryker" hidden' "$tmp/dom2.html"; then
+    echo "check-report-browser: $1#stryker does not open the Stryker tab" >&2
+    fail=1
+  fi
 fi
 if [ $# -eq 2 ]; then
   if ! run --window-size=1280,6000 --hide-scrollbars --screenshot="$2" >/dev/null 2>"$tmp/log2" ||
