@@ -151,7 +151,8 @@ void html_source_sections(mt_strbuf *sb, const mt_source_results *res)
 		}
 		mt_strbuf_puts(sb, "</td><td class=\"n\">");
 		src_num(sb, (double)m->runs, H_INT, m->id, "runs");
-		if (res->sequential && m->runs < res->max_runs)
+		/* a mutant whose training failed did not stop: it has no verdict */
+		if (res->sequential && !failed(m) && m->runs < res->max_runs)
 			mt_strbuf_puts(sb, " <span class=\"muted\">(stopped early)</span>");
 		mt_strbuf_puts(sb, "</td></tr>\n");
 	}
