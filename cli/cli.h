@@ -42,6 +42,7 @@ const char *cli_self_exe(void);
 int cmd_train(int argc, char **argv);
 int cmd_eval(int argc, char **argv);
 int cmd_run(int argc, char **argv);
+int cmd_merge(int argc, char **argv);
 int cmd_score(int argc, char **argv);
 int cmd_mutants(int argc, char **argv);
 int cmd_operators(int argc, char **argv);
