@@ -346,7 +346,8 @@ static int select_shard(int **owner, double **cost_out, const mt_plan *plan, mod
 	if (!(*owner = malloc(sizeof(int) * (n ? n : 1))))
 		return mt_error_oom();
 	if ((error = mt_shard_assign(*owner, cost, n, o->shard_count)) == 0)
-		error = mt_shard_record(dir, "shard.json", "model", o->shard_index, o->shard_count, plan, *owner);
+		error = mt_shard_record(dir, "shard.json", "model", o->shard_index, o->shard_count, plan, *owner,
+					cost);
 	return error;
 }
 

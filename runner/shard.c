@@ -14,6 +14,7 @@
 #include <errno.h>
 #include <jansson.h>
 #include <limits.h>
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -81,28 +82,35 @@ int mt_shard_assign(int *owner, const double *cost, size_t count, int nshards)
 	return 0;
 }
 
-static json_t *shard_json(const char *level, int k, int n, const mt_plan *plan, const int *owner)
+static json_t *shard_json(const char *level, int k, int n, const mt_plan *plan, const int *owner,
+			  const double *cost)
 {
-	json_t *ids = json_array();
+	json_t *ids = json_array(), *costs = json_array();
 	json_t *j = json_pack("{s:i, s:s, s:i, s:i, s:s}", "format", 1, "level", level, "shard", k,
 			      "of", n, "plan_digest", mt_plan_digest(plan));
-	if (!ids || !j) {
+	if (!ids || !j || !costs) {
 		json_decref(ids);
+		json_decref(costs);
 		json_decref(j);
 		return NULL;
 	}
-	for (size_t i = 0; i < mt_plan_count(plan); i++)
+	for (size_t i = 0; i < mt_plan_count(plan); i++) {
 		if (owner[i] == k - 1)
 			json_array_append_new(ids, json_string(mt_plan_at(plan, i)->id));
+		/* rounded: the file is compared on resume, the figures need no
+		 * more digits */
+		json_array_append_new(costs, json_real(round(cost[i] * 1e6) / 1e6));
+	}
 	json_object_set_new(j, "mutants", ids);
+	json_object_set_new(j, "expected_cost", costs);
 	return j;
 }
 
 int mt_shard_record(const char *dir, const char *name, const char *level, int k, int n,
-		    const mt_plan *plan, const int *owner)
+		    const mt_plan *plan, const int *owner, const double *cost)
 {
 	char *path = mt_io_path_join(dir, name), *text = NULL;
-	json_t *want = shard_json(level, k, n, plan, owner), *have = NULL;
+	json_t *want = shard_json(level, k, n, plan, owner, cost), *have = NULL;
 	json_error_t jerr;
 	int error = 0;
 

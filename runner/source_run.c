@@ -413,7 +413,7 @@ static int run_plan(mt_source_results **out, const mt_config *cfg, const mt_run_
 		}
 		if ((error = mt_shard_assign(owner, cost, nmut, o->shard_count)) < 0 ||
 		    (error = mt_shard_record(dir, "source-shard.json", "source", o->shard_index, o->shard_count,
-					     plan, owner)) < 0)
+					     plan, owner, cost)) < 0)
 			goto cleanup;
 		ss.owner = owner;
 	}

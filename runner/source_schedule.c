@@ -231,6 +231,18 @@ static int src_skip(void *ctx, size_t task)
 	return ss->st->failed[task / MT_SOURCE_RUN_STRIDE] != 0;
 }
 
+/* a[0..n) rotated left by k mod n */
+static void rotate(size_t *a, size_t n, size_t k)
+{
+	if (n < 2 || (k %= n) == 0)
+		return;
+	for (size_t i = 0; i < k; i++) {
+		size_t first = a[0];
+		memmove(a, a + 1, sizeof(size_t) * (n - 1));
+		a[n - 1] = first;
+	}
+}
+
 static const mt_src_state *sort_state;
 
 static double task_cost(size_t task)
@@ -266,6 +278,15 @@ int mt_src_train_missing(mt_src_state *ss, const int *need)
 			if (isnan(*a) && !mt_src_cache_accuracy(a, ss->run_dir, st->keys[s * (size_t)st->max_runs + (size_t)r]))
 				tasks[ntasks++] = s * MT_SOURCE_RUN_STRIDE + (size_t)r;
 		}
+	}
+	if (ss->owner && ss->o->shard_count > 1) {
+		/* Shards on a shared cache all need the original's runs: each
+		 * starts at another run, so that they train them side by side
+		 * instead of queueing on the same lock. */
+		size_t norig = 0;
+		while (norig < ntasks && tasks[norig] < MT_SOURCE_RUN_STRIDE)
+			norig++;
+		rotate(tasks, norig, (size_t)(ss->o->shard_index - 1));
 	}
 	if (ntasks > 1 && ss->run_cost) {
 		sort_state = ss;

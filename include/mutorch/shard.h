@@ -8,7 +8,11 @@
  * (source level):
  *
  *   {"format": 1, "level": "model", "shard": k, "of": n,
- *    "plan_digest": "...", "mutants": ["GF-conv1-000", ...]}
+ *    "plan_digest": "...", "mutants": ["GF-conv1-000", ...],
+ *    "expected_cost": [1.1, ...]}
+ *
+ * (expected_cost: every mutant's of the plan, in plan order, the figures
+ * the deal used; bench/scaling_model.py reads them).
  *
  * `mutorch merge OUT DIR...` checks that the directories are the n shards
  * of one plan, each once, copies their results into OUT and builds the
@@ -45,7 +49,7 @@ int mt_shard_assign(int *owner, const double *cost, size_t count, int nshards);
  * owner is k - 1): written on the first run, checked on a resumed one (a
  * directory of another shard or plan is refused). */
 int mt_shard_record(const char *dir, const char *name, const char *level, int k, int n,
-		    const mt_plan *plan, const int *owner);
+		    const mt_plan *plan, const int *owner, const double *cost);
 
 /* Merge the shard directories dirs[0..ndirs) into out: the model level
  * when they hold shard.json, the source level when they hold
