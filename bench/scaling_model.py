@@ -8,10 +8,10 @@ times a run recorded.
   bench/scaling_model.py model RUN_DIR [RUN_DIR...]
   bench/scaling_model.py source RUN_DIR [--scale F] [--name NAME]
 
-RUN_DIR is a run directory of `mutorch run --shard 1/1` (so that it holds
-the deal's expected costs, shard.json or source-shard.json, and every
-task's time: results.jsonl "seconds", source-results.jsonl "seconds" per
-training). --scale multiplies every training time: to estimate a plan
+RUN_DIR is a finished run directory (every task's time: results.jsonl
+"seconds", source-results.jsonl "seconds" per training); the deal's
+expected costs come from its shard.json or source-shard.json (a run with
+--shard 1/1), or from any shard's file of the same plan (--costs FILE). --scale multiplies every training time: to estimate a plan
 too long to measure (examples/fashion-mnist/source-full.yml) from a short
 run of the same plan on less data and fewer epochs; the output says so.
 
@@ -69,8 +69,8 @@ def dynamic(tasks, workers, startup):
     return max(free)
 
 
-def model_tasks(run_dir):
-    shard = json.load(open(os.path.join(run_dir, "shard.json")))
+def model_tasks(run_dir, costs):
+    shard = json.load(open(costs or os.path.join(run_dir, "shard.json")))
     plan = json.load(open(os.path.join(run_dir, "plan.json")))
     ids = [m["id"] for m in plan["mutants"]] if isinstance(plan, dict) else [m["id"] for m in plan]
     seconds = {r["id"]: float(r.get("seconds") or 0) for r in read_log(os.path.join(run_dir, "results.jsonl"))}
@@ -94,19 +94,25 @@ def model_rows(tasks, workers, startup):
     return work, static, dyn
 
 
-def source_tasks(run_dir, scale):
-    shard = json.load(open(os.path.join(run_dir, "source-shard.json")))
+def source_tasks(run_dir, costs, scale, scale_op):
+    shard = json.load(open(costs or os.path.join(run_dir, "source-shard.json")))
+    plan = json.load(open(os.path.join(run_dir, "source-plan.json")))
+    ops = [m["op"] for m in (plan["mutants"] if isinstance(plan, dict) else plan)]
     recs = [r for r in read_log(os.path.join(run_dir, "source-results.jsonl"))
             if r.get("status") == "Trained" and not r.get("reused_model")]
+    def factor(slot):
+        return scale_op.get(ops[slot - 1], scale) if slot > 0 else scale
     per = {}
     for r in recs:
-        per.setdefault(int(r["slot"]), []).append(float(r["seconds"]) * scale)
+        slot = int(r["slot"])
+        per.setdefault(slot, []).append(float(r["seconds"]) * factor(slot))
     orig = per.get(0, [])
     if not orig:
         sys.exit("%s: no training of the original logged" % run_dir)
     mutants = []
     for k, c in enumerate(shard["expected_cost"]):
-        mutants.append((c, per.get(k + 1, [])))
+        # an operator scaled differently has its expected cost scaled alike
+        mutants.append((c * factor(k + 1) / scale, per.get(k + 1, [])))
     return orig, mutants
 
 
@@ -137,18 +143,22 @@ def main():
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("level", choices=["model", "source"])
     ap.add_argument("run_dir")
+    ap.add_argument("--costs", help="the shard file with the expected costs (default: RUN_DIR's)")
     ap.add_argument("--scale", type=float, default=1.0)
+    ap.add_argument("--scale-op", action="append", default=[], metavar="OP=F",
+                    help="another factor for one operator's trainings (HNE sets the epochs outright)")
     ap.add_argument("--startup", type=float, default=1.0)
     ap.add_argument("--name", default=None)
     ap.add_argument("--workers", default="8,64,512")
     a = ap.parse_args()
     name = a.name or a.run_dir
     if a.level == "model":
-        tasks = model_tasks(a.run_dir)
+        tasks = model_tasks(a.run_dir, a.costs)
         ntasks = len(tasks)
         rows = lambda w: model_rows(tasks, w, a.startup)
     else:
-        orig, mutants = source_tasks(a.run_dir, a.scale)
+        scale_op = {k: float(v) for k, v in (x.split("=", 1) for x in a.scale_op)}
+        orig, mutants = source_tasks(a.run_dir, a.costs, a.scale, scale_op)
         ntasks = len(orig) + sum(len(ts) for _, ts in mutants)
         rows = lambda w: source_rows(orig, mutants, w, a.startup)
     print("%s: %s level, %d tasks%s" % (name, a.level, ntasks,
