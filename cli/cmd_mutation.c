@@ -168,6 +168,11 @@ int cmd_run(int argc, char **argv)
 			return cli_usage_error("run", "--mpi and --shard do not go together: MPI hands out the whole plan");
 		if ((error = mt_mpi_init(NULL, NULL, &rank, &size)) < 0)
 			return cli_fail("run", error);
+		if (size < 2) {
+			mt_mpi_finish();
+			return cli_usage_error("run", "--mpi needs at least 2 ranks (rank 0 plans and records, the others "
+					       "evaluate): start it with mpirun -n N or srun, N >= 2");
+		}
 		if (rank > 0) {
 			/* a worker rank: serve rank 0's workers until it is done */
 			error = mt_mpi_serve_jobs(cmd_worker);
