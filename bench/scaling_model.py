@@ -94,7 +94,7 @@ def model_rows(tasks, workers, startup):
     return work, static, dyn
 
 
-def source_tasks(run_dir, costs, scale, scale_op):
+def source_tasks(run_dir, costs, scale, scale_op, runs):
     shard = json.load(open(costs or os.path.join(run_dir, "source-shard.json")))
     plan = json.load(open(os.path.join(run_dir, "source-plan.json")))
     ops = [m["op"] for m in (plan["mutants"] if isinstance(plan, dict) else plan)]
@@ -106,13 +106,20 @@ def source_tasks(run_dir, costs, scale, scale_op):
     for r in recs:
         slot = int(r["slot"])
         per.setdefault(slot, []).append(float(r["seconds"]) * factor(slot))
+    measured = max(len(v) for v in per.values()) if per else 0
+    if runs:
+        # n runs of each from the measured ones, in turn
+        per = {k: [v[i % len(v)] for i in range(runs)] for k, v in per.items() if v}
     orig = per.get(0, [])
     if not orig:
         sys.exit("%s: no training of the original logged" % run_dir)
     mutants = []
     for k, c in enumerate(shard["expected_cost"]):
         # an operator scaled differently has its expected cost scaled alike
-        mutants.append((c * factor(k + 1) / scale, per.get(k + 1, [])))
+        c = c * factor(k + 1) / scale
+        if runs and measured:
+            c = c * runs / measured
+        mutants.append((c, per.get(k + 1, [])))
     return orig, mutants
 
 
@@ -147,6 +154,8 @@ def main():
     ap.add_argument("--scale", type=float, default=1.0)
     ap.add_argument("--scale-op", action="append", default=[], metavar="OP=F",
                     help="another factor for one operator's trainings (HNE sets the epochs outright)")
+    ap.add_argument("--runs", type=int, default=0,
+                    help="source level: n runs per mutant, made of the measured runs in turn")
     ap.add_argument("--startup", type=float, default=1.0)
     ap.add_argument("--name", default=None)
     ap.add_argument("--workers", default="8,64,512")
@@ -158,11 +167,13 @@ def main():
         rows = lambda w: model_rows(tasks, w, a.startup)
     else:
         scale_op = {k: float(v) for k, v in (x.split("=", 1) for x in a.scale_op)}
-        orig, mutants = source_tasks(a.run_dir, a.costs, a.scale, scale_op)
+        orig, mutants = source_tasks(a.run_dir, a.costs, a.scale, scale_op, a.runs)
         ntasks = len(orig) + sum(len(ts) for _, ts in mutants)
         rows = lambda w: source_rows(orig, mutants, w, a.startup)
-    print("%s: %s level, %d tasks%s" % (name, a.level, ntasks,
-          "" if a.scale == 1 else ", training times = measured short run x %g (an estimate)" % a.scale))
+    print("%s: %s level, %d tasks%s%s" % (name, a.level, ntasks,
+          "" if a.scale == 1 else ", training times = measured short run x %g%s (an estimate)" % (
+              a.scale, "".join(", %s x %s" % tuple(x.split("=", 1)) for x in a.scale_op)),
+          ", %d runs each made of the measured ones" % a.runs if a.runs else ""))
     print("%8s %12s %14s %8s %14s %8s" % ("workers", "work (s)", "static (s)", "eff", "dynamic (s)", "eff"))
     for w in [int(x) for x in a.workers.split(",")]:
         work, static, dyn = rows(w)
