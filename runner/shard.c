@@ -262,6 +262,30 @@ static json_t *id_set(const json_t *info)
 	return set;
 }
 
+/* Model level: a shard whose mutants are not all recorded, by name. */
+static int unfinished(const char *dir, const json_t *info, json_t *missing)
+{
+	char msg[2048];
+	size_t used, shown = 0, j;
+	json_t *id;
+
+	used = (size_t)snprintf(msg, sizeof(msg), "%s (shard %lld/%lld) has not finished: %zu of its %zu mutants "
+				"have no result:", dir, (long long)json_integer_value(json_object_get(info, "shard")),
+				(long long)json_integer_value(json_object_get(info, "of")), json_object_size(missing),
+				json_array_size(json_object_get(info, "mutants")));
+	json_array_foreach(json_object_get(info, "mutants"), j, id) {
+		if (!json_object_get(missing, json_string_value(id)))
+			continue;
+		if (shown++ == 20 || used >= sizeof(msg) - 80) {
+			used += (size_t)snprintf(msg + used, sizeof(msg) - used, " ...");
+			break;
+		}
+		used += (size_t)snprintf(msg + used, sizeof(msg) - used, " %s", json_string_value(id));
+	}
+	snprintf(msg + used, sizeof(msg) - used, "; run it again (it resumes), then merge");
+	return mt_error_set(MT_EINVALID, "%s", msg);
+}
+
 /* A fresh log at out/log_name holding the records of every shard's log
  * that belong to that shard (and, extra_id, the shared original's runs). */
 static int merge_logs(const char *out, const char *log_name, char *const *dirs, size_t ndirs,
@@ -295,8 +319,11 @@ static int merge_logs(const char *out, const char *log_name, char *const *dirs, 
 					continue;
 				if ((error = mt_resultlog_append(log, rec)) < 0)
 					break;
+				json_object_del(ids, id);
 			}
 		}
+		if (error == 0 && unique_key && json_object_size(ids) > 0)
+			error = unfinished(dirs[i], info[i], ids);
 		mt_resultlog_contents_dispose(&contents);
 		memset(&contents, 0, sizeof(contents));
 		free(buf);
