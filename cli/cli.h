@@ -57,6 +57,7 @@ int cli_write_html_report(const char *run_dir, const char *output, const cli_rep
 int cmd_train(int argc, char **argv);
 int cmd_eval(int argc, char **argv);
 int cmd_run(int argc, char **argv);
+int cmd_merge(int argc, char **argv);
 int cmd_score(int argc, char **argv);
 int cmd_mutants(int argc, char **argv);
 int cmd_operators(int argc, char **argv);

@@ -49,7 +49,7 @@ killmatrix    stats_search source_results analysis html_report
 git           git
 operators     operators view floats source
 mutate        plan source_plan
-runner        runner pool resultlog mutant modelrun sourcerun run
+runner        runner pool resultlog mutant modelrun sourcerun run shard mpi
 '
 
 # ---- Top-level folders that hold no module (not checked) ----------------

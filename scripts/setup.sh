@@ -11,7 +11,8 @@ PACKAGES="build-essential cmake pkg-config git
   libtorch-dev libopenblas0-pthread
   libgit2-dev zlib1g-dev libyaml-dev libjansson-dev libcriterion-dev r-mathlib
   dataset-fashion-mnist python3-torch python3-numpy
-  clang libfuzzer-14-dev"
+  clang libfuzzer-14-dev
+  openmpi-bin libopenmpi-dev"
 
 missing=""
 for p in $PACKAGES; do
@@ -61,10 +62,10 @@ if [ -e /usr/lib/x86_64-linux-gnu/openblas-pthread/libblas.so.3 ] &&
 fi
 
 if [ "${MUTORCH_SANITIZE:-0}" = 1 ]; then
-  cmake -S . -B build-asan -DCMAKE_BUILD_TYPE=Debug -DMUTORCH_SANITIZE=ON
+  cmake -S . -B build-asan -DCMAKE_BUILD_TYPE=Debug -DMUTORCH_SANITIZE=ON -DMUTORCH_MPI=ON
   cmake --build build-asan -j"$(nproc)"
 else
-  cmake -S . -B build -DCMAKE_BUILD_TYPE=Release
+  cmake -S . -B build -DCMAKE_BUILD_TYPE=Release -DMUTORCH_MPI=ON
   cmake --build build -j"$(nproc)"
 fi
 
