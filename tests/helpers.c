@@ -1,5 +1,7 @@
 #include "helpers.h"
 
+#include "mutorch/io.h"
+
 #include <criterion/criterion.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -122,4 +124,41 @@ const char *th_external_fixtures(void)
 	snprintf(tmp, sizeof(tmp), "%s/nan.pt", dir);
 	cr_assert_eq(access(tmp, F_OK), 0, "tests/fixtures/make_external_fixture.py made no %s", tmp);
 	return dir;
+}
+
+static void put_be32(unsigned char *p, unsigned long v)
+{
+	p[0] = (unsigned char)(v >> 24);
+	p[1] = (unsigned char)(v >> 16);
+	p[2] = (unsigned char)(v >> 8);
+	p[3] = (unsigned char)v;
+}
+
+void th_write_fashion_test_set(const char *dir, size_t n)
+{
+	const char *fashion = "/usr/share/datasets/fashion-mnist";
+	char path[4200];
+	void *img = NULL, *lab = NULL;
+	size_t ilen, llen;
+	unsigned char *buf = malloc(16 + n * 784);
+
+	cr_assert(buf);
+	snprintf(path, sizeof(path), "%s/t10k-images-idx3-ubyte.gz", fashion);
+	cr_assert_eq(mt_io_read_maybe_gzip(&img, &ilen, path), 0, "%s: cannot read", path);
+	snprintf(path, sizeof(path), "%s/t10k-labels-idx1-ubyte.gz", fashion);
+	cr_assert_eq(mt_io_read_maybe_gzip(&lab, &llen, path), 0, "%s: cannot read", path);
+	cr_assert(ilen >= 16 + n * 784 && llen >= 8 + n, "the test set has fewer than %zu images", n);
+	put_be32(buf, 0x803);
+	put_be32(buf + 4, n);
+	put_be32(buf + 8, 28);
+	put_be32(buf + 12, 28);
+	memcpy(buf + 16, (unsigned char *)img + 16, n * 784);
+	free(th_write(dir, "test-images", buf, 16 + n * 784));
+	put_be32(buf, 0x801);
+	put_be32(buf + 4, n);
+	memcpy(buf + 8, (unsigned char *)lab + 8, n);
+	free(th_write(dir, "test-labels", buf, 8 + n));
+	free(buf);
+	free(img);
+	free(lab);
 }

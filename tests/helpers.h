@@ -26,5 +26,9 @@ int th_contains(const char *haystack, const char *needle);
  * copy (tests/fixtures/make_external_fixture.py: good0..3.pt, bad.pt,
  * nan.pt), made once in the build directory; the directory's path. */
 const char *th_external_fixtures(void);
+/* The first n Fashion-MNIST test images and labels (from the Debian package
+ * dataset-fashion-mnist) as plain IDX files dir/test-images and
+ * dir/test-labels. Aborts the test on failure. */
+void th_write_fashion_test_set(const char *dir, size_t n);
 
 #endif

@@ -27,40 +27,14 @@ static const char fake_program[] =
 	"name = 'bad' if hp['lr'] < 1e-5 else 'good%d' % (spec['seed'] % 4)\n"
 	"shutil.copy(os.path.join(sys.argv[1], name + '.pt'), spec['output'])\n";
 
-static void put_be32(unsigned char *p, uint32_t v)
-{
-	p[0] = (unsigned char)(v >> 24);
-	p[1] = (unsigned char)(v >> 16);
-	p[2] = (unsigned char)(v >> 8);
-	p[3] = (unsigned char)v;
-}
-
 /* The first n Fashion-MNIST test images and labels as IDX files in dir/data. */
 static void write_test_set(const char *dir, size_t n)
 {
-	void *img = NULL, *lab = NULL;
-	size_t ilen, llen;
 	char data[4200];
-	unsigned char *buf;
 
-	cr_assert_eq(mt_io_read_maybe_gzip(&img, &ilen, FASHION "/t10k-images-idx3-ubyte.gz"), 0);
-	cr_assert_eq(mt_io_read_maybe_gzip(&lab, &llen, FASHION "/t10k-labels-idx1-ubyte.gz"), 0);
 	snprintf(data, sizeof(data), "%s/data", dir);
 	mkdir(data, 0755);
-	buf = malloc(16 + n * 784);
-	put_be32(buf, 0x803);
-	put_be32(buf + 4, (uint32_t)n);
-	put_be32(buf + 8, 28);
-	put_be32(buf + 12, 28);
-	memcpy(buf + 16, (unsigned char *)img + 16, n * 784);
-	free(th_write(data, "test-images", buf, 16 + n * 784));
-	put_be32(buf, 0x801);
-	put_be32(buf + 4, (uint32_t)n);
-	memcpy(buf + 8, (unsigned char *)lab + 8, n);
-	free(th_write(data, "test-labels", buf, 8 + n));
-	free(buf);
-	free(img);
-	free(lab);
+	th_write_fashion_test_set(data, n);
 }
 
 static void git(const char *dir, const char *args)

@@ -16,16 +16,7 @@
 #include "helpers.h"
 #include "mutorch/io.h"
 
-#define FASHION "/usr/share/datasets/fashion-mnist"
 #define GIT "git -c user.name=mutorch-test -c user.email=test@example.com"
-
-static void put_be32(unsigned char *p, uint32_t v)
-{
-	p[0] = (unsigned char)(v >> 24);
-	p[1] = (unsigned char)(v >> 16);
-	p[2] = (unsigned char)(v >> 8);
-	p[3] = (unsigned char)v;
-}
 
 static void git(const char *dir, const char *args)
 {
@@ -39,31 +30,14 @@ static void git(const char *dir, const char *args)
 static char *make_repo(const char *tag)
 {
 	char *dir = th_tempdir(tag), cmd[4400], data[4200], text[2048];
-	void *img = NULL, *lab = NULL;
-	size_t ilen, llen, n = 300;
-	unsigned char *buf = malloc(16 + n * 784);
 
 	snprintf(cmd, sizeof(cmd), "init -q -b main '%s'", dir);
 	git(".", cmd);
 	snprintf(cmd, sizeof(cmd), "cp '%s/lenet5_pytorch.pt' '%s/model.pt'", MT_FIXTURES, dir);
 	cr_assert_eq(system(cmd), 0);
-	cr_assert_eq(mt_io_read_maybe_gzip(&img, &ilen, FASHION "/t10k-images-idx3-ubyte.gz"), 0);
-	cr_assert_eq(mt_io_read_maybe_gzip(&lab, &llen, FASHION "/t10k-labels-idx1-ubyte.gz"), 0);
 	snprintf(data, sizeof(data), "%s/data", dir);
 	mkdir(data, 0755);
-	put_be32(buf, 0x803);
-	put_be32(buf + 4, (uint32_t)n);
-	put_be32(buf + 8, 28);
-	put_be32(buf + 12, 28);
-	memcpy(buf + 16, (unsigned char *)img + 16, n * 784);
-	free(th_write(data, "test-images", buf, 16 + n * 784));
-	put_be32(buf, 0x801);
-	put_be32(buf + 4, (uint32_t)n);
-	memcpy(buf + 8, (unsigned char *)lab + 8, n);
-	free(th_write(data, "test-labels", buf, 8 + n));
-	free(buf);
-	free(img);
-	free(lab);
+	th_write_fashion_test_set(data, 300);
 	snprintf(text, sizeof(text),
 		 "model: {torchscript: model.pt, input_shape: [1, 28, 28]}\n"
 		 "data:\n"

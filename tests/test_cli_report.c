@@ -193,14 +193,6 @@ Test(report, usage_and_bad_input)
 
 /* ---- history ---------------------------------------------------------------- */
 
-static void put_be32(unsigned char *p, uint32_t v)
-{
-	p[0] = (unsigned char)(v >> 24);
-	p[1] = (unsigned char)(v >> 16);
-	p[2] = (unsigned char)(v >> 8);
-	p[3] = (unsigned char)v;
-}
-
 static void git(const char *dir, const char *args)
 {
 	char *err = NULL;
@@ -232,31 +224,14 @@ static void write_config(const char *dir, const char *ci)
 static char *make_repo(void)
 {
 	char *dir = th_tempdir("report-history"), cmd[4400], data[4200];
-	void *img = NULL, *lab = NULL;
-	size_t ilen, llen, n = 300;
-	unsigned char *buf = malloc(16 + n * 784);
 
 	snprintf(cmd, sizeof(cmd), "init -q -b main '%s'", dir);
 	git(".", cmd);
 	snprintf(cmd, sizeof(cmd), "cp '%s/lenet5_pytorch.pt' '%s/model.pt'", MT_FIXTURES, dir);
 	cr_assert_eq(system(cmd), 0);
-	cr_assert_eq(mt_io_read_maybe_gzip(&img, &ilen, FASHION "/t10k-images-idx3-ubyte.gz"), 0);
-	cr_assert_eq(mt_io_read_maybe_gzip(&lab, &llen, FASHION "/t10k-labels-idx1-ubyte.gz"), 0);
 	snprintf(data, sizeof(data), "%s/data", dir);
 	mkdir(data, 0755);
-	put_be32(buf, 0x803);
-	put_be32(buf + 4, (uint32_t)n);
-	put_be32(buf + 8, 28);
-	put_be32(buf + 12, 28);
-	memcpy(buf + 16, (unsigned char *)img + 16, n * 784);
-	free(th_write(data, "test-images", buf, 16 + n * 784));
-	put_be32(buf, 0x801);
-	put_be32(buf + 4, (uint32_t)n);
-	memcpy(buf + 8, (unsigned char *)lab + 8, n);
-	free(th_write(data, "test-labels", buf, 8 + n));
-	free(buf);
-	free(img);
-	free(lab);
+	th_write_fashion_test_set(data, 300);
 	write_config(dir, "");
 	free(th_write(dir, "README.md", "# example\n", (size_t)-1));
 	git(dir, "add -A");

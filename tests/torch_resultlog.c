@@ -29,7 +29,6 @@
 
 #include <zlib.h>
 
-#define FASHION "/usr/share/datasets/fashion-mnist"
 
 /* ---- the parser ---------------------------------------------------------- */
 
@@ -308,37 +307,6 @@ Test(resultlog_parse, open_repairs_and_appends)
 
 /* ---- 1,000 corruptions of a real log -------------------------------------- */
 
-static void put_be32(unsigned char *p, uint32_t v)
-{
-	p[0] = (unsigned char)(v >> 24);
-	p[1] = (unsigned char)(v >> 16);
-	p[2] = (unsigned char)(v >> 8);
-	p[3] = (unsigned char)v;
-}
-
-/* The first n test images and labels as plain IDX files in dir. */
-static void write_test_set(const char *dir, size_t n)
-{
-	void *img = NULL, *lab = NULL;
-	size_t ilen, llen;
-	unsigned char *buf = malloc(16 + n * 784);
-	cr_assert_eq(mt_io_read_maybe_gzip(&img, &ilen, FASHION "/t10k-images-idx3-ubyte.gz"), 0);
-	cr_assert_eq(mt_io_read_maybe_gzip(&lab, &llen, FASHION "/t10k-labels-idx1-ubyte.gz"), 0);
-	put_be32(buf, 0x803);
-	put_be32(buf + 4, (uint32_t)n);
-	put_be32(buf + 8, 28);
-	put_be32(buf + 12, 28);
-	memcpy(buf + 16, (unsigned char *)img + 16, n * 784);
-	free(th_write(dir, "test-images", buf, 16 + n * 784));
-	put_be32(buf, 0x801);
-	put_be32(buf + 4, (uint32_t)n);
-	memcpy(buf + 8, (unsigned char *)lab + 8, n);
-	free(th_write(dir, "test-labels", buf, 8 + n));
-	free(buf);
-	free(img);
-	free(lab);
-}
-
 /* A line list of the log, to repeat, swap, drop and insert lines. */
 static size_t split_lines(const char *buf, size_t len, size_t *starts, size_t max)
 {
@@ -462,7 +430,7 @@ Test(resultlog_corruption, one_thousand_corruptions, .timeout = 900)
 	char *ref, *buf;
 	int saved_stderr = dup(STDERR_FILENO);
 
-	write_test_set(dir, 200);
+	th_write_fashion_test_set(dir, 200);
 	snprintf(text, sizeof(text),
 		 "model: {torchscript: %s/lenet5_pytorch.pt, input_shape: [1, 28, 28]}\n"
 		 "data:\n"
