@@ -398,7 +398,7 @@ Test(external, train_runs_the_program_once, .timeout = 120)
 }
 
 /* The calibration commands train through the same workers. */
-Test(external, false_kill_search_and_sequential_design, .timeout = 180)
+Test(external, false_kill_search_and_sequential_design, .timeout = 360)
 {
 	char *dir = th_tempdir("extcal"), *out = NULL, *err = NULL;
 	char *cfg = write_config(dir, "mutorch.yml", HYPER, "    runs: 4\n    rule: welch\n",

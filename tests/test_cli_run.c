@@ -249,7 +249,7 @@ Test(run, crash_and_timeout_are_isolated, .timeout = 300)
 	char *cfg = write_config(dir, N_TEST);
 	json_error_t jerr;
 	int rc = th_run(&out, &err, "cd %s && MUTORCH_TEST_CRASH_ID=GF-fc1-001 MUTORCH_TEST_HANG_ID=NAI-all-001 "
-			"%s run %s --json -q --timeout 3", dir, MT_MUTORCH_EXE, cfg);
+			"%s run %s --json -q --timeout 10", dir, MT_MUTORCH_EXE, cfg);
 	cr_assert_eq(rc, 0, "%s", err);
 	json_t *rep = json_loads(out, 0, &jerr);
 	cr_assert(rep, "%s", out);
