@@ -2,6 +2,12 @@
 # Benchmark: train and evaluate the same LeNet-5 with the same recipe and
 # thread count in mutorch and in PyTorch (Debian's python3-torch), in one
 # run, and print samples/s of each and the ratios (mutorch / PyTorch).
+# Evaluation is measured twice: right after training in the training
+# process (both sides), and in a fresh process (`mutorch eval` against
+# bench/pytorch_eval.py with the weights mutorch trained); samples/s time
+# the evaluation loop only, and the fresh processes' whole wall time
+# (start-up, libtorch/torch import, data, model, evaluation) is printed
+# beside them.
 #   bench/train_eval.sh [THREADS] [EPOCHS] [TRAIN_LIMIT] [REPEATS]
 set -eu
 cd "$(dirname "$0")/.."
@@ -36,6 +42,9 @@ EOC
 echo "LeNet-5, Fashion-MNIST, $LIMIT training images x $EPOCHS epoch(s), batch 64, Adam; eval on 10000; $THREADS thread(s); best of $REPEATS"
 best() { sort -g | tail -1; }
 : > "$tmp/mt_train"; : > "$tmp/mt_eval"; : > "$tmp/mt_eval_cold"; : > "$tmp/pt_train"; : > "$tmp/pt_eval"
+: > "$tmp/pt_eval_cold"; : > "$tmp/mt_proc"; : > "$tmp/pt_proc"
+# Process times are stored negated, so that best() picks the shortest.
+now() { date +%s.%N; }
 i=0
 while [ $i -lt "$REPEATS" ]; do
   # Alternate the two so that machine noise hits both alike.
@@ -44,8 +53,12 @@ while [ $i -lt "$REPEATS" ]; do
   # Evaluation right after training in the same process, on both sides.
   python3 -c "import json,sys; print(json.load(open('$tmp/t.json'))['eval_samples_per_second'])" >> "$tmp/mt_eval"
   # ...and in a fresh process (mutorch eval), for reference.
-  $MUTORCH eval "$tmp/lenet5.yml" --json > "$tmp/e.json"
+  t0=$(now); $MUTORCH eval "$tmp/lenet5.yml" --json > "$tmp/e.json"; t1=$(now)
   python3 -c "import json,sys; print(json.load(open('$tmp/e.json'))['samples_per_second'])" >> "$tmp/mt_eval_cold"
+  python3 -c "print(-($t1 - $t0))" >> "$tmp/mt_proc"
+  t0=$(now); /usr/bin/python3 bench/pytorch_eval.py "$THREADS" "$tmp/model.pt" > "$tmp/pe.json"; t1=$(now)
+  python3 -c "import json; print(json.load(open('$tmp/pe.json'))['eval_samples_per_second'])" >> "$tmp/pt_eval_cold"
+  python3 -c "print(-($t1 - $t0))" >> "$tmp/pt_proc"
   /usr/bin/python3 bench/pytorch_train_eval.py "$THREADS" "$EPOCHS" 64 "$LIMIT" > "$tmp/p.json"
   python3 -c "import json; d=json.load(open('$tmp/p.json')); print(d['train_samples_per_second'])" >> "$tmp/pt_train"
   python3 -c "import json; d=json.load(open('$tmp/p.json')); print(d['eval_samples_per_second'])" >> "$tmp/pt_eval"
@@ -53,10 +66,13 @@ while [ $i -lt "$REPEATS" ]; do
 done
 mt=$(best < "$tmp/mt_train"); pt=$(best < "$tmp/pt_train")
 me=$(best < "$tmp/mt_eval"); pe=$(best < "$tmp/pt_eval"); mc=$(best < "$tmp/mt_eval_cold")
-python3 - "$mt" "$pt" "$me" "$pe" "$mc" <<'EOP'
+pc=$(best < "$tmp/pt_eval_cold"); mp=$(best < "$tmp/mt_proc"); pp=$(best < "$tmp/pt_proc")
+python3 - "$mt" "$pt" "$me" "$pe" "$mc" "$pc" "$mp" "$pp" <<'EOP'
 import sys
-mt, pt, me, pe, mc = map(float, sys.argv[1:])
+mt, pt, me, pe, mc, pc, mp, pp = map(float, sys.argv[1:])
 print(f"training   mutorch {mt:10.0f} samples/s   PyTorch {pt:10.0f} samples/s   ratio {mt/pt:.2f}")
 print(f"evaluation mutorch {me:10.0f} samples/s   PyTorch {pe:10.0f} samples/s   ratio {me/pe:.2f}  (both right after training)")
 print(f"evaluation in a fresh process (mutorch eval): {mc:.0f} samples/s, ratio to PyTorch {mc/pe:.2f}")
+print(f"evaluation, fresh process on both sides: mutorch {mc:.0f} samples/s   PyTorch {pc:.0f} samples/s   ratio {mc/pc:.2f}")
+print(f"  whole fresh process (start, data, model, evaluation): mutorch eval {-mp:.2f} s   PyTorch {-pp:.2f} s")
 EOP
