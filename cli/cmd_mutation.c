@@ -26,7 +26,7 @@
 static const char run_usage[] =
 	"usage: mutorch run [CONFIG] [--jobs N] [--timeout SECONDS] [--force]\n"
 	"                   [--run-dir DIR] [--level model] [--rev REV] [--json]\n"
-	"                   [--quiet] [--eval-timeout S]\n"
+	"                   [--quiet] [--eval-timeout S] [--html]\n"
 	"\n"
 	"Generate the model-level mutants of CONFIG's trained model (the\n"
 	"mutation.model_level section), evaluate each on the test set in worker\n"
@@ -52,6 +52,9 @@ static const char run_usage[] =
 	"                        see docs/ci.md); the run directory defaults to one\n"
 	"                        inside the repository's git directory\n"
 	"      --json            print the JSON report on stdout\n"
+	"      --html            also write RUN_DIR/report.html, the one-file HTML report\n"
+	"                        (`mutorch report`; docs/reports.md), and print its path\n"
+	"                        on stderr\n"
 	"  -q, --quiet           no progress output\n"
 	"  -h, --help            show this help\n";
 
@@ -70,6 +73,23 @@ static int print_report(const mt_killmatrix *km, int json)
 	return mt_killmatrix_write_table(stdout, km);
 }
 
+/* --html: the report of everything the run directory holds. */
+static int write_html(const char *run_dir, int quiet)
+{
+	cli_report_options ro;
+	char *path = mt_io_path_join(run_dir, "report.html");
+	int error;
+	memset(&ro, 0, sizeof(ro));
+	ro.seed = 1;
+	ro.quiet = quiet;
+	if (!path)
+		return mt_error_oom();
+	if ((error = cli_write_html_report(run_dir, path, &ro)) == 0)
+		fprintf(stderr, "wrote %s\n", path);
+	free(path);
+	return error;
+}
+
 int cmd_run(int argc, char **argv)
 {
 	static const struct option opts[] = {
@@ -82,6 +102,7 @@ int cmd_run(int argc, char **argv)
 		{"json", no_argument, NULL, 'J'},
 		{"quiet", no_argument, NULL, 'q'},
 		{"eval-timeout", required_argument, NULL, 'E'},
+		{"html", no_argument, NULL, 'H'},
 		{"help", no_argument, NULL, 'h'},
 		{NULL, 0, NULL, 0}};
 	mt_run_options o;
@@ -89,7 +110,7 @@ int cmd_run(int argc, char **argv)
 	char *rev_config = NULL, commit[MT_GIT_OID_HEX] = "";
 	mt_config *cfg = NULL;
 	mt_killmatrix *km = NULL;
-	int json = 0, quiet = 0, c, error = 0, rc, level_model = 1, level_source = 0;
+	int json = 0, quiet = 0, html = 0, c, error = 0, rc, level_model = 1, level_source = 0;
 	char *end;
 	mt_source_results *sres = NULL;
 
@@ -129,6 +150,7 @@ int cmd_run(int argc, char **argv)
 			}
 			break;
 		case 'J': json = 1; break;
+		case 'H': html = 1; break;
 		case 'q': quiet = 1; break;
 		case 'h': fputs(run_usage, stdout); return MT_EXIT_OK;
 		default: return cli_usage_error("run", "unknown option");
@@ -192,6 +214,8 @@ int cmd_run(int argc, char **argv)
 		free(source_json);
 	}
 cleanup:
+	if (error == 0 && html)
+		error = write_html(o.run_dir ? o.run_dir : cfg->run_dir, quiet);
 	rc = error < 0 ? cli_fail("run", error) : MT_EXIT_OK;
 	mt_source_results_free(sres);
 	mt_killmatrix_free(km);

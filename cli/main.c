@@ -17,6 +17,9 @@ static const char usage[] =
 	"  run [CONFIG]             mutation analysis (--level model|source|all): mutants,\n"
 	"                           scores and reports\n"
 	"  score RUN_DIR            recompute the scores from a stored kill matrix\n"
+	"  report RUN_DIR           one self-contained HTML report with charts\n"
+	"  analyse RUN_DIR WHAT     test-set analyses: minimise, prioritise, lcr,\n"
+	"                           survivors\n"
 	"  mutants [CONFIG]         list the planned mutants without running them\n"
 	"  export-mutant ID -o FILE write one mutant as a TorchScript file\n"
 	"  operators                list the mutation operators and their parameters\n"
@@ -57,6 +60,10 @@ int main(int argc, char **argv)
 		return cmd_run(argc - 1, argv + 1);
 	if (!strcmp(cmd, "score"))
 		return cmd_score(argc - 1, argv + 1);
+	if (!strcmp(cmd, "report"))
+		return cmd_report(argc - 1, argv + 1);
+	if (!strcmp(cmd, "analyse") || !strcmp(cmd, "analyze"))
+		return cmd_analyse(argc - 1, argv + 1);
 	if (!strcmp(cmd, "mutants"))
 		return cmd_mutants(argc - 1, argv + 1);
 	if (!strcmp(cmd, "operators"))

@@ -45,7 +45,7 @@ shim          shim shim_train shim_graph shim_partial shim_rnn
 config        config arch
 data          dataset
 killmatrix    killmatrix scores report stats stats_sequential stats_inputs
-killmatrix    stats_search source_results
+killmatrix    stats_search source_results analysis html_report
 git           git
 operators     operators view floats source
 mutate        plan source_plan
