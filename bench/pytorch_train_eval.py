@@ -2,7 +2,8 @@
 """The PyTorch side of bench/train_eval.sh: the same LeNet-5, recipe, data,
 normalisation and thread count as bench/lenet5.yml, as a plain PyTorch loop
 (tensors in memory, a shuffled index per epoch, index_select batches).
-Prints one JSON line: train and eval samples/s.
+Prints one JSON line: train and eval samples/s and CPU seconds (process
+CPU time, all threads).
 Usage: pytorch_train_eval.py THREADS EPOCHS BATCH TRAIN_LIMIT [lenet|mlp]"""
 import gzip
 import json
@@ -64,7 +65,7 @@ def main():
     opt = torch.optim.Adam(model.parameters(), lr=1e-3)
     model.train()
     n = len(xtr)
-    t0 = time.perf_counter()
+    t0, c0 = time.perf_counter(), time.process_time()
     for _ in range(epochs):
         perm = torch.randperm(n)
         for i in range(0, n, batch):
@@ -75,17 +76,18 @@ def main():
             loss.backward()
             opt.step()
             loss.item()  # mutorch reads every batch loss (NaN check, progress)
-    train_s = time.perf_counter() - t0
+    train_s, train_cpu = time.perf_counter() - t0, time.process_time() - c0
 
     model.eval()
-    t0 = time.perf_counter()
+    t0, c0 = time.perf_counter(), time.process_time()
     correct = 0
     with torch.no_grad():
         for i in range(0, len(xte), 1000):
             correct += int((model(xte[i:i + 1000]).argmax(1) == yte[i:i + 1000]).sum())
-    eval_s = time.perf_counter() - t0
+    eval_s, eval_cpu = time.perf_counter() - t0, time.process_time() - c0
     print(json.dumps({"train_samples_per_second": n * epochs / train_s,
                       "eval_samples_per_second": len(xte) / eval_s,
+                      "train_cpu_seconds": train_cpu, "eval_cpu_seconds": eval_cpu,
                       "accuracy": correct / len(xte)}))
 
 

@@ -82,8 +82,8 @@ int cmd_train(int argc, char **argv)
 	mt_eval_result res = {0};
 	mt_progress progress;
 	char *log_dir = NULL;
-	double t0;
-	double eval_seconds = 0, eval_timeout = MT_EVAL_TIMEOUT_DEFAULT;
+	double t0, c0;
+	double eval_seconds = 0, eval_cpu = 0, eval_timeout = MT_EVAL_TIMEOUT_DEFAULT;
 
 	optind = 1;
 	while ((c = getopt_long(argc, argv, "o:qh", opts, NULL)) != -1) {
@@ -126,10 +126,12 @@ int cmd_train(int argc, char **argv)
 	if ((error = save_model(model, output)) < 0)
 		goto cleanup;
 	t0 = mt_clock_now();
+	c0 = mt_clock_cpu();
 	if ((error = mt_runner_evaluate_original(&res, model, tx, mt_dataset_labels(test),
 						 mt_dataset_count(test), cfg, output, eval_timeout)) < 0)
 		goto cleanup;
 	eval_seconds = mt_clock_now() - t0;
+	eval_cpu = mt_clock_cpu() - c0;
 
 	if (json) {
 		json_t *o = json_pack("{s:s, s:f, s:I, s:I, s:f, s:I, s:i, s:s}",
@@ -144,10 +146,12 @@ int cmd_train(int argc, char **argv)
 			json_object_set_new(o, "epochs", json_integer(report.epochs_run));
 			json_object_set_new(o, "final_loss", json_real(report.final_loss));
 			json_object_set_new(o, "samples_per_second", json_real(report.samples_per_second));
+			json_object_set_new(o, "train_cpu_seconds", json_real(report.cpu_seconds));
 		}
 		if (report.val_accuracy >= 0)
 			json_object_set_new(o, "val_accuracy", json_real(report.val_accuracy));
 		json_object_set_new(o, "eval_seconds", json_real(eval_seconds));
+		json_object_set_new(o, "eval_cpu_seconds", json_real(eval_cpu));
 		json_object_set_new(o, "eval_samples_per_second",
 				    json_real(eval_seconds > 0 ? (double)res.n / eval_seconds : 0.0));
 		json_dumpf(o, stdout, JSON_COMPACT);

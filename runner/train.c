@@ -55,7 +55,7 @@ int mt_runner_train(mt_train_report *report, mt_module *model,
 	mt_epoch_stats stats;
 	progress_state ps;
 	mt_rng rng;
-	double start = mt_clock_now(), train_seconds = 0, best_val = -1;
+	double start = mt_clock_now(), train_seconds = 0, best_val = -1, cpu;
 	int epochs_since_best = 0;
 	int64_t trained_samples = 0;
 	int error = 0;
@@ -105,7 +105,9 @@ int mt_runner_train(mt_train_report *report, mt_module *model,
 		ps.epoch = e + 1;
 		ps.start = mt_clock_now();
 		ps.last_draw = 0;
+		cpu = mt_clock_cpu();
 		error = mt_train_epoch(&stats, model, opt, x, y, order, n, &o);
+		report->cpu_seconds += mt_clock_cpu() - cpu;
 		report->epochs_run = e + 1;
 		report->final_loss = stats.mean_loss;
 		train_seconds += stats.seconds;

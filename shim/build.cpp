@@ -346,6 +346,7 @@ extern "C" int mt_module_build(mt_module **out, const mt_arch *arch,
 		}
 		forward += "    return x\n";
 		top.define(forward);
+		mtshim::choose_executor(top);
 		*out = new mt_module{std::move(top)};
 		return 0;
 	});

@@ -412,6 +412,7 @@ int mt_graph_mutate(mt_module **out, const mt_module *m, mt_graph_op op,
 		clone.save(buffer);
 		buffer.seekg(0);
 		torch::jit::Module loaded = torch::jit::load(buffer);
+		mtshim::choose_executor(loaded);
 		*out = new mt_module{std::move(loaded)};
 		return 0;
 	});

@@ -72,6 +72,13 @@ mt_tensor *wrap_tensor(at::Tensor t);
  * model_error (an allocation failure stays std::bad_alloc). */
 at::Tensor forward_tensor(torch::jit::Module &module, const at::Tensor &x);
 
+/* Give every method of m (and of its submodules) the simple graph
+ * executor when its graph holds only operators whose eager gradients are
+ * bit for bit those of the legacy executor's symbolic ones; else leave
+ * the legacy executor. Call it on every new module, before its first
+ * forward. */
+void choose_executor(torch::jit::Module &m);
+
 } // namespace mtshim
 
 #endif

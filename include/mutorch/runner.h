@@ -50,6 +50,7 @@ typedef struct {
 	double final_loss;
 	double seconds;
 	double samples_per_second;
+	double cpu_seconds;  /* process CPU time in the training epochs */
 	double val_accuracy; /* -1 without a validation split */
 	int diverged;
 	int stopped_early;   /* training.patience ended it */
