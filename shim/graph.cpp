@@ -194,15 +194,12 @@ std::string explain(const mt_graph_site *sites, size_t count, mt_graph_op op,
 			if (holder(sites[i].name) == h)
 				here.push_back(sites[i].name);
 		}
-	std::string what = hit->kind == MT_SITE_MODULE ? "a call of " + std::string(hit->module) +
-								  " (" + short_name(hit->target) + ")"
-						       : "a call of " + short_name(hit->target);
 	std::string valid = !here.empty() ? opn + " applies in " + where(h) + " to " + name_list(here)
 			  : all.empty()   ? opn + " applies to no site of this model"
 					  : opn + " applies to no site in " + where(h) + "; elsewhere to " +
 					      name_list(all);
 	*code = MT_EINVALID;
-	return "site '" + name + "' (" + what + " in " + where(h) + "): " + hit->reason[op] +
+	return "site '" + name + "' (" + short_name(hit->target) + ", in " + where(h) + "): " + hit->reason[op] +
 	       "; " + valid;
 }
 
