@@ -143,6 +143,20 @@ std::string join(const std::vector<std::string> &parts)
 	return s;
 }
 
+/* forward, or a copy that a graph mutant specialised ("forward_mt",
+ * "forward_mt2": graph.cpp), so that a mutant's sites are named alike. */
+bool is_forward(const std::string &method)
+{
+	if (method == "forward")
+		return true;
+	if (method.compare(0, 10, "forward_mt") != 0)
+		return false;
+	for (size_t i = 10; i < method.size(); i++)
+		if (method[i] < '0' || method[i] > '9')
+			return false;
+	return true;
+}
+
 bool has_submodules(const c10::ClassTypePtr &cls)
 {
 	for (size_t i = 0; i < cls->numAttributes(); i++) {
@@ -240,7 +254,6 @@ private:
 		if (!fn || !attr_path(n->input(0), self, path))
 			return false;
 		std::shared_ptr<Graph> callee = fn->graph();
-		const std::string method = n->s(c10::attr::name);
 		if (path.empty()) { /* self._forward_impl(x): same module, same names */
 			enter(n, *callee, prefix, modpath, depth, counters, env, guard);
 			return true;
@@ -250,7 +263,7 @@ private:
 			return false;
 		const std::string attr = join(path);
 		Site s;
-		bool site = method == "forward" && module_site(n, s);
+		bool site = module_site(n, s);
 		std::string callname = call_name(attr, counters);
 		std::string name = prefix.empty() ? callname : prefix + "." + callname;
 		std::string sub = modpath.empty() ? attr : modpath + "." + attr;
@@ -293,7 +306,7 @@ private:
 	/* Is module call n (forward(self, x) -> tensor) a site? Fills s. */
 	bool module_site(Node *n, Site &s)
 	{
-		if (n->s(c10::attr::name) != "forward" || n->inputs().size() != 2 ||
+		if (!is_forward(n->s(c10::attr::name)) || n->inputs().size() != 2 ||
 		    !is_tensor(n->input(1)) || n->outputs().size() != 1 || !is_tensor(n->output()))
 			return false;
 		s.kind = MT_SITE_MODULE;
