@@ -220,12 +220,16 @@ Value *add_input(Graph &g, Value *like, value_env &env)
 	return in;
 }
 
+/* The simple executor: the profiling one would profile the first run and
+ * optimise the whole graph on the second, for every new cut; on the CPU
+ * its passes change no numbers (the tests compare logits bit for bit). */
 std::unique_ptr<GraphFunction> make_function(const char *name,
 					     std::shared_ptr<Graph> g)
 {
 	g->lint();
 	return std::make_unique<GraphFunction>(
-		c10::QualifiedName(std::string("__torch__.mutorch.") + name), g, nullptr);
+		c10::QualifiedName(std::string("__torch__.mutorch.") + name), g, nullptr,
+		torch::jit::ExecutorExecutionMode::SIMPLE);
 }
 
 /* Prefix: (self, x) -> (live values...) */

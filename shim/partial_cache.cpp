@@ -54,6 +54,7 @@ void measure_work(mt_partial *p, const at::Tensor &sample)
 			work[i] = per_output * (double)out.numel();
 		}
 		p->node_work = std::move(work);
+		p->work_measured = true;
 	} catch (...) {
 		/* Only the report's share estimate depends on this. */
 	}
@@ -211,8 +212,12 @@ int mt_partial_cache_from(mt_partial *p, const mt_partial *earlier,
 		p->batch_size = earlier->batch_size;
 		p->num_outputs = earlier->num_outputs;
 		p->cache_bytes = bytes;
-		if (inputs && inputs->tensor.dim() >= 1 && inputs->tensor.size(0) > 0)
+		if (earlier->work_measured && earlier->node_work.size() == p->node_work.size()) {
+			p->node_work = earlier->node_work;
+			p->work_measured = true;
+		} else if (inputs && inputs->tensor.dim() >= 1 && inputs->tensor.size(0) > 0) {
 			measure_work(p, inputs->tensor.narrow(0, 0, 1));
+		}
 		return 0;
 	});
 }

@@ -49,8 +49,10 @@ struct mt_partial {
 	/* Does the suffix write (in place) into a live value? Then it gets a
 	 * copy, so the cache stays what the prefix computed. */
 	bool suffix_writes_live = false;
-	/* Per-node share of work: 1 each until a cache measures MACs. */
+	/* Per-node share of work: 1 each until a cache measures MACs (once
+	 * per module: a cache filled from an earlier cut copies its figures). */
 	std::vector<double> node_work;
+	bool work_measured = false;
 	/* profile slots: per top-level node, the tuple indices of its output
 	 * and of the operand that sets its MACs per output (-1: none). */
 	std::vector<std::pair<int, int>> profile_slots;
