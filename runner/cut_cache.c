@@ -134,3 +134,20 @@ mt_partial *mt_cut_cache_get(mt_cut_cache *cc, mt_module *m, const mt_tensor *x,
 	cc->cuts[slot].last_use = ++cc->clock;
 	return p;
 }
+
+size_t mt_cut_cache_count(const mt_cut_cache *cc)
+{
+	size_t n = 0;
+	for (int i = 0; i < MAX_CUTS; i++)
+		n += cc->cuts[i].key != NULL;
+	return n;
+}
+
+size_t mt_cut_cache_bytes(const mt_cut_cache *cc)
+{
+	size_t bytes = 0;
+	for (int i = 0; i < MAX_CUTS; i++)
+		if (cc->cuts[i].partial)
+			bytes += mt_partial_cache_bytes(cc->cuts[i].partial);
+	return bytes;
+}

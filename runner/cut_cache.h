@@ -22,4 +22,8 @@ void mt_cut_cache_free(mt_cut_cache *cc);
 mt_partial *mt_cut_cache_get(mt_cut_cache *cc, mt_module *m, const mt_tensor *x,
 			     const char *const *names, size_t n, int64_t batch);
 
+/* How many cuts it holds, and the bytes of their activations. */
+size_t mt_cut_cache_count(const mt_cut_cache *cc);
+size_t mt_cut_cache_bytes(const mt_cut_cache *cc);
+
 #endif

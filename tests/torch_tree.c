@@ -20,6 +20,7 @@
 #include "mutorch/shim_graph.h"
 #include "mutorch/shim_partial.h"
 #include "tree_fixtures.h"
+#include "../runner/cut_cache.h"
 
 static const int64_t input_shape[4] = {1, 3, 32, 32};
 
@@ -397,6 +398,57 @@ Test(tree, a_cut_deep_in_the_tree_keeps_the_memory_budget)
 	cr_assert(strstr(mt_error_last(), "memory budget"), "%s", mt_error_last());
 	cr_assert_eq(mt_partial_count(p), 0);
 	mt_partial_free(p);
+	mt_tensor_free(x);
+	mt_module_free(m);
+}
+
+/* The worker's cut cache (runner/cut_cache.c) with room for about two
+ * cuts: every layer still gets a cut, the cache drops the least recently
+ * used ones to stay in its budget, and every cut predicts the full
+ * forward; with room for none, the caller gets NULL (a full forward). */
+Test(tree, the_cut_cache_keeps_its_budget)
+{
+	mt_module *m = load_model("resnet18");
+	mt_tensor *x = load_inputs();
+	const size_t budget = (size_t)2 * TREE_INPUTS * 64 * 8 * 8 * 4 + 1;
+	const int64_t n = TREE_INPUTS * 10;
+	int64_t *labels = calloc(TREE_INPUTS, sizeof(int64_t));
+	float *full = calloc(n, sizeof(float)), *part = calloc(n, sizeof(float));
+	mt_cut_cache *cc = NULL;
+	const char *layers[] = {"conv1", "layer1.0.conv1", "layer1.1.conv2", "layer2.0.conv1",
+				"layer2.1.conv1", "layer3.0.downsample.0", "layer4.1.conv2",
+				"fc", "layer1.0.conv2", "conv1"};
+	predict_full(m, x, labels, full);
+	cr_assert_eq(mt_cut_cache_new(&cc, budget), 0);
+	for (size_t i = 0; i < sizeof(layers) / sizeof(layers[0]); i++) {
+		char weight[128];
+		snprintf(weight, sizeof(weight), "%s.weight", layers[i]);
+		const char *names[] = {weight};
+		mt_partial *p = mt_cut_cache_get(cc, m, x, names, 1, 1000);
+		if (!strcmp(layers[i], "conv1")) {
+			/* the input itself, 3 x 32 x 32 floats per input, fits */
+			cr_assert_not_null(p, "%s: %s", weight, mt_error_last());
+		}
+		if (!p)
+			continue;
+		cr_assert_eq(mt_partial_predict(labels, part, p, 0), 0, "%s", mt_error_last());
+		assert_bits(full, part, n, weight);
+		cr_assert_leq(mt_cut_cache_bytes(cc), budget, "%s: %zu bytes held", weight,
+			      mt_cut_cache_bytes(cc));
+		/* asking again gives the same cut */
+		cr_assert_eq(mt_cut_cache_get(cc, m, x, names, 1, 1000), p);
+	}
+	cr_assert_lt(mt_cut_cache_count(cc), 8, "%zu cuts held", mt_cut_cache_count(cc));
+	mt_cut_cache_free(cc);
+
+	cr_assert_eq(mt_cut_cache_new(&cc, 1000), 0);
+	const char *names[] = {"layer2.0.conv1.weight"};
+	cr_assert_null(mt_cut_cache_get(cc, m, x, names, 1, 1000));
+	cr_assert_eq(mt_cut_cache_count(cc), 0);
+	mt_cut_cache_free(cc);
+	free(labels);
+	free(full);
+	free(part);
 	mt_tensor_free(x);
 	mt_module_free(m);
 }
