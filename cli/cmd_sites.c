@@ -71,9 +71,10 @@ static json_t *sites_json(const mt_graph_site *sites, size_t n, const int64_t *s
 					    s->applicable[op] ? json_pack("{s:b}", "applies", 1)
 							      : json_pack("{s:b, s:s}", "applies", 0,
 									  "reason", s->reason[op]));
-		json_array_append_new(arr, json_pack("{s:s, s:s, s:s, s:s, s:i, s:b, s:o, s:o, s:o}",
+		json_array_append_new(arr, json_pack("{s:s, s:s, s:s, s:s, s:s, s:i, s:b, s:o, s:o, s:o}",
 						     "name", s->name, "kind", kind_name(s->kind),
-						     "module", s->module, "target", s->target,
+						     "module", s->module, "caller", s->caller,
+						     "target", s->target,
 						     "depth", s->depth, "activation", s->is_activation,
 						     "input_shape", shape_json(s->in_shape, s->in_ndim),
 						     "output_shape", shape_json(s->out_shape, s->out_ndim),

@@ -116,6 +116,7 @@ void fill_site(mt_graph_site &d, const Site &s)
 {
 	copy_text(d.name, sizeof(d.name), s.name);
 	copy_text(d.module, sizeof(d.module), s.module);
+	copy_text(d.caller, sizeof(d.caller), s.caller);
 	copy_text(d.target, sizeof(d.target), s.target);
 	d.depth = s.depth;
 	d.kind = s.kind;
@@ -133,8 +134,8 @@ void fill_site(mt_graph_site &d, const Site &s)
 	}
 }
 
-/* The module whose forward holds a site: its name up to the last '.' or
- * ':' ("layer1.0" for "layer1.0.relu@2" and "layer1.0:add@1"). */
+/* The call whose forward would hold a site of this name: up to the last
+ * '.' or ':' ("layer1.0" for "layer1.0.relu@2" and "layer1.0:add@1"). */
 std::string holder(const std::string &name)
 {
 	size_t cut = name.find_last_of(".:");
@@ -172,7 +173,7 @@ std::string explain(const mt_graph_site *sites, size_t count, mt_graph_op op,
 		while (near.empty()) {
 			h = holder(h);
 			for (size_t i = 0; i < count; i++)
-				if (holder(sites[i].name) == h)
+				if (h == sites[i].caller)
 					near.push_back(sites[i].name);
 			if (h.empty())
 				break;
@@ -186,12 +187,12 @@ std::string explain(const mt_graph_site *sites, size_t count, mt_graph_op op,
 		*code = 0;
 		return "";
 	}
-	const std::string h = holder(name);
+	const std::string h = hit->caller;
 	std::vector<std::string> here, all;
 	for (size_t i = 0; i < count; i++)
 		if (sites[i].applicable[op]) {
 			all.push_back(sites[i].name);
-			if (holder(sites[i].name) == h)
+			if (h == sites[i].caller)
 				here.push_back(sites[i].name);
 		}
 	std::string valid = !here.empty() ? opn + " applies in " + where(h) + " to " + name_list(here)

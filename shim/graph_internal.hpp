@@ -31,7 +31,7 @@ struct Site {
 	std::vector<Node *> calls;
 	std::string name;   /* "layer1.0.relu@2", "layer1.0:add@1", "relu@3" */
 	std::string module; /* the module it calls, or the one whose forward holds it */
-	std::string owner;  /* the module whose forward holds it ("" the model) */
+	std::string caller; /* the call whose forward holds it ("" the model's) */
 	int depth = 0;      /* calls.size() minus calls of the same module's methods */
 	mt_site_kind kind = MT_SITE_OP;
 	std::string target; /* the submodule's type, the function or the op */

@@ -195,7 +195,7 @@ public:
 			bool site = leaf_site(n, s, prefix, modpath, counters);
 			clone(n, env);
 			if (site) {
-				s.owner = modpath;
+				s.caller = prefix;
 				s.module = s.kind == MT_SITE_MODULE ? s.module : modpath;
 				s.depth = depth;
 				add_site(std::move(s), n, env);
@@ -271,7 +271,7 @@ private:
 		if (site) { /* before the sites inside it: forward order */
 			s.name = name;
 			s.module = sub;
-			s.owner = modpath;
+			s.caller = prefix;
 			s.depth = depth;
 			add_site(std::move(s), n, env, true);
 		}

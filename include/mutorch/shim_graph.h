@@ -61,6 +61,9 @@ typedef struct {
 	/* the module the call runs ("layer1.0.relu"), or for a function or
 	 * op the module whose forward holds it ("layer1.0"; "" the model) */
 	char module[MT_MAX_NAME];
+	/* the call whose forward makes this call: "layer1.0", "block@2"; ""
+	 * for the model's own forward */
+	char caller[MT_MAX_NAME];
 	int depth;                /* 0: a call in the model's own forward */
 	mt_site_kind kind;
 	/* the submodule's type, the function's qualified name or the op */
