@@ -33,6 +33,9 @@ namespace {
 void measure_work(mt_partial *p, const at::Tensor &sample)
 {
 	try {
+		if (!p->profile)
+			p->profile = make_function("partial_profile",
+						   mtpartial::profile_graph(p->fwd, p->profile_slots));
 		torch::jit::Stack stack{p->module->module._ivalue(), sample};
 		p->profile->run(stack);
 		auto values = stack.back().toTupleRef().elements();
@@ -100,6 +103,9 @@ int mt_partial_cache(mt_partial *p, const mt_tensor *inputs,
 		if (batch_size <= 0)
 			batch_size = n;
 		p->module->module.eval();
+		if (!p->prefix)
+			p->prefix = make_function("partial_prefix",
+						  mtpartial::prefix_graph(p->fwd, p->cut, p->live));
 
 		std::unordered_set<const void *> storages;
 		size_t bytes = 0;

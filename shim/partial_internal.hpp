@@ -82,6 +82,15 @@ std::shared_ptr<Graph> segment_graph(const forward_graph &f, size_t cut,
 				     const std::vector<Value *> &live, size_t end,
 				     const std::vector<Value *> &end_live);
 
+/* Prefix: (self, x) -> (live values...) */
+std::shared_ptr<Graph> prefix_graph(const forward_graph &f, size_t cut,
+				    const std::vector<Value *> &live);
+
+/* Profile: (self, x) -> every top-level tensor result and the operand that
+ * fixes its multiply-adds; slots says where each node's are. */
+std::shared_ptr<Graph> profile_graph(const forward_graph &f,
+				     std::vector<std::pair<int, int>> &slots);
+
 /* A function "__torch__.mutorch.<name>" running graph g. */
 std::unique_ptr<GraphFunction> make_function(const char *name,
 					     std::shared_ptr<Graph> g);
