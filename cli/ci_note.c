@@ -182,16 +182,13 @@ void ci_print_comparison(FILE *f, json_t *base, json_t *head, const char *base_n
 /* A base note we can compare with and reuse from, or NULL. */
 json_t *ci_parse_note(const char *text, const char *commit, int quiet)
 {
-	json_error_t jerr;
-	json_t *note = json_loads(text, 0, &jerr);
-	if (!note || json_integer_value(json_object_get(note, "mutorch_note")) != NOTE_FORMAT ||
-	    !json_is_object(json_object_get(note, "scores"))) {
-		ci_say(0, "warning: the mutorch note of %.12s is not a format-%d mutorch note; ignoring it",
-		    commit, NOTE_FORMAT);
-		json_decref(note);
-		return NULL;
-	}
-	(void)quiet;
+	char why[512];
+	json_t *note = ci_note_parse_buffer(text, strlen(text), why, sizeof(why));
+	(void)quiet; /* a warning is shown also with --quiet */
+	if (!note)
+		ci_say(0, "warning: the %s note of %.12s is not a valid format-%d mutorch note (%s); "
+		    "ignoring it: nothing is compared with it or reused from it", MT_GIT_NOTES_REF, commit,
+		    NOTE_FORMAT, why);
 	return note;
 }
 

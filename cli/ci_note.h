@@ -6,10 +6,9 @@
 #include <jansson.h>
 #include <stdio.h>
 
+#include "ci_note_check.h"
 #include "mutorch/killmatrix.h"
 #include "mutorch/source_results.h"
-
-#define NOTE_FORMAT 1
 
 /* "mutorch ci: <message>" on stderr unless quiet. */
 void ci_say(int quiet, const char *fmt, ...)
@@ -28,7 +27,8 @@ json_t *ci_source_operator_rows(const mt_source_results *res);
 /* A score of a note ("mutation_score", ...), NaN when absent. */
 double ci_note_score(json_t *note, const char *name);
 /* A base's note we can compare with and reuse from, or NULL (with a
- * warning) when it is not a mutorch note of this format. */
+ * warning naming the field) when it is not a mutorch note of this format
+ * or fails its schema (ci_note_check): nothing of it is then reused. */
 json_t *ci_parse_note(const char *text, const char *commit, int quiet);
 /* Do two notes' inputs of this role ("model", "test set", ...) have the
  * same hashes? */

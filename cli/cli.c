@@ -2,12 +2,16 @@
 
 #include "mutorch/config.h"
 #include "mutorch/error.h"
+#include "mutorch/runner.h"
 #include "mutorch/shim.h"
 
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <unistd.h>
+
+/* The watchdog's exit status is the command line's "bad input". */
+_Static_assert(MT_RUNNER_DEADLINE_EXIT == MT_EXIT_INPUT, "the deadline exits with 3");
 
 int cli_exit_code(int error)
 {
@@ -61,6 +65,18 @@ const char *cli_self_exe(void)
 		return "mutorch";
 	buf[n] = '\0';
 	return buf;
+}
+
+int cli_parse_eval_timeout(double *seconds, const char *cmd, const char *arg)
+{
+	char *end;
+	double v = strtod(arg, &end);
+	if (!*arg || *end || !(v >= 0) || v > 1e9) {
+		cli_usage_error(cmd, "--eval-timeout must be a number of seconds >= 0 (0: no limit), got '%s'", arg);
+		return -1;
+	}
+	*seconds = v;
+	return 0;
 }
 
 int cli_parse_jobs(int *jobs, const char *cmd, const char *arg)

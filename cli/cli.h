@@ -28,6 +28,9 @@ int cli_usage_error(const char *cmd, const char *fmt, ...)
 /* Load the config (default ./mutorch.yml) and initialise the shim with its
  * thread count and seed. */
 int cli_load_config(mt_config **out, const char *path);
+/* --eval-timeout S: seconds >= 0 (0: no limit) for the original model's
+ * evaluation; a usage message otherwise (returns -1). */
+int cli_parse_eval_timeout(double *seconds, const char *cmd, const char *arg);
 /* --jobs N: an integer in [1, 256]; a usage message otherwise (returns -1). */
 int cli_parse_jobs(int *jobs, const char *cmd, const char *arg);
 /* Warn when jobs workers of `threads` threads each oversubscribe the cores

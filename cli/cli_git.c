@@ -29,6 +29,7 @@ const char *cli_input_role_name(cli_input_role role)
 	case CLI_INPUT_MODEL: return "model";
 	case CLI_INPUT_TEST: return "test set";
 	case CLI_INPUT_TRAIN: return "train set";
+	case CLI_INPUT_PROGRAM: return "program file";
 	}
 	return "?";
 }
@@ -142,6 +143,23 @@ static int link_at(const char *link, const char *target)
 	return 0;
 }
 
+/* A blob as a file of its own at path (executable: it may be the
+ * command), rewritten atomically. */
+static int copy_blob(const char *path, mt_git_repo *repo, const char *blob)
+{
+	void *buf = NULL;
+	size_t len = 0;
+	char *dir = mt_io_dirname(path);
+	int error = dir ? mt_io_mkdirs(dir) : mt_error_oom();
+
+	if (error == 0 && (error = mt_git_blob_read(&buf, &len, repo, blob)) == 0 &&
+	    (error = mt_io_write_file_atomic(path, buf, len)) == 0 && chmod(path, 0755) != 0)
+		error = mt_error_set(MT_EIO, "%s: cannot make it executable: %s", path, strerror(errno));
+	free(buf);
+	free(dir);
+	return error;
+}
+
 static int add_input(cli_rev *rev, mt_git_repo *repo, cli_input_role role, const char *cfg_path,
 		     int required)
 {
@@ -188,14 +206,20 @@ static int add_input(cli_rev *rev, mt_git_repo *repo, cli_input_role role, const
 			mt_error_prefix("%s: the %s: ", rev->cfg->path, cli_input_role_name(role));
 			goto cleanup;
 		}
-		if ((error = mt_git_blob_materialise(&blob_path, repo, in->hash)) < 0)
-			goto cleanup;
 		if (!(norm = normalise(cfg_path))) {
 			error = mt_error_oom();
 			goto cleanup;
 		}
-		if ((error = link_at(norm, blob_path)) < 0)
+		if (role == CLI_INPUT_PROGRAM) {
+			/* A copy, not a link: Python resolves a script's links
+			 * and would look for the program's modules among the
+			 * blobs. */
+			if ((error = copy_blob(norm, repo, in->hash)) < 0)
+				goto cleanup;
+		} else if ((error = mt_git_blob_materialise(&blob_path, repo, in->hash)) < 0 ||
+			   (error = link_at(norm, blob_path)) < 0) {
 			goto cleanup;
+		}
 		in->fs_path = norm;
 		norm = NULL;
 		goto cleanup;
@@ -407,6 +431,13 @@ int cli_rev_export(cli_rev **out, mt_git_repo *repo, const char *commit, const c
 			goto cleanup;
 	for (size_t i = 0; i < rev->cfg->train.npaths; i++)
 		if ((error = add_input(rev, repo, CLI_INPUT_TRAIN, rev->cfg->train.paths[i],
+				       rev->cfg->nsource_level > 0)) < 0)
+			goto cleanup;
+	/* The training program is part of the commit: its files are read from
+	 * the tree and their blob ids go into the source key, so a change to
+	 * train.py retrains. */
+	for (size_t i = 0; i < rev->cfg->nprogram_files; i++)
+		if ((error = add_input(rev, repo, CLI_INPUT_PROGRAM, rev->cfg->program_files[i],
 				       rev->cfg->nsource_level > 0)) < 0)
 			goto cleanup;
 	if ((error = compute_keys(rev)) < 0)

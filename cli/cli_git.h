@@ -13,7 +13,8 @@ typedef enum {
 	CLI_INPUT_CONFIG = 0,
 	CLI_INPUT_MODEL,
 	CLI_INPUT_TEST,
-	CLI_INPUT_TRAIN
+	CLI_INPUT_TRAIN,
+	CLI_INPUT_PROGRAM  /* a file of the training program (training.program_files) */
 } cli_input_role;
 
 /* One file the config names. */
@@ -39,9 +40,11 @@ typedef struct {
 	size_t ninputs;
 	char config_digest[MT_GIT_OID_HEX]; /* the config fields that decide model-level results */
 	char model_key[MT_GIT_OID_HEX];     /* those, the model, the test set, the versions */
-	char source_key[MT_GIT_OID_HEX];    /* what decides source-level results: the recipe,
-					     * the source sections, the train and test sets,
-					     * the versions; "" without mutation.source_level */
+	char source_key[MT_GIT_OID_HEX];    /* what decides source-level results: the recipe
+					     * (with an external program: its command, knobs
+					     * and program files), the source sections, the
+					     * train and test sets, the versions; "" without
+					     * mutation.source_level */
 } cli_rev;
 
 /* The config's path in the repository's tree from a path given on the
@@ -59,7 +62,7 @@ void cli_rev_free(cli_rev *rev);
 int cli_load_config_at_rev(mt_config **cfg, char **export_path, char commit[MT_GIT_OID_HEX],
 			   const char *rev, const char *config_arg);
 
-/* Role name: "config", "model", "test set", "train set". */
+/* Role name: "config", "model", "test set", "train set", "program file". */
 const char *cli_input_role_name(cli_input_role role);
 
 

@@ -23,6 +23,7 @@
 #include "mutorch/io.h"
 #include "mutorch/killmatrix.h"
 #include "mutorch/modelrun.h"
+#include "mutorch/runner.h"
 #include "mutorch/scores.h"
 #include "mutorch/shim.h"
 #include "mutorch/source_results.h"
@@ -30,7 +31,7 @@
 
 static const char ci_usage[] =
 	"usage: mutorch ci [CONFIG] [--base REV] [--jobs N] [--timeout S] [--wait S]\n"
-	"                  [--json] [--quiet]\n"
+	"                  [--eval-timeout S] [--json] [--quiet]\n"
 	"\n"
 	"Analyse the commit HEAD points at (its config, model and data are read from\n"
 	"the commit, never from the working tree), reusing every recorded result\n"
@@ -45,6 +46,8 @@ static const char ci_usage[] =
 	"                      config, else HEAD^)\n"
 	"  -j, --jobs N        worker processes (default 1)\n"
 	"  -t, --timeout S     time limit per mutant in seconds\n"
+	"      --eval-timeout S  time limit on the original model's evaluation: past\n"
+	"                      it, exit 3 (default 600; 0: no limit)\n"
 	"  -w, --wait S        wait up to S seconds for another run on this\n"
 	"                      repository to finish (default 600); then exit 5\n"
 	"      --json          print the note on stdout\n"
@@ -57,15 +60,22 @@ static const char ci_usage[] =
 	"run holds the repository's lock.\n";
 
 
-static size_t count_lines(const char *path)
+/* The records of a result log: its lines but the header (resultlog.h). */
+static size_t count_records(const char *path)
 {
 	FILE *f = fopen(path, "r");
 	size_t n = 0;
-	int c;
+	int c, first = 1, is_header = 0;
 	if (!f)
 		return 0;
-	while ((c = fgetc(f)) != EOF)
-		n += c == '\n';
+	while ((c = fgetc(f)) != EOF) {
+		if (first)
+			is_header = c == 'm'; /* "mutorch-results 2"; records start with a digit */
+		first = c == '\n';
+		n += c == '\n' && !is_header;
+		if (c == '\n')
+			is_header = 0;
+	}
 	fclose(f);
 	return n;
 }
@@ -109,7 +119,7 @@ static int source_level(json_t *note, json_int_t *trained, mt_git_repo *repo, co
 	if ((error = mt_shim_init(rev->cfg->threads, rev->cfg->seed, 0)) < 0)
 		return error;
 	if (base_src && ci_same_inputs(base_note, note, "train set") && ci_same_inputs(base_note, note, "model") &&
-	    !ci_same_inputs(base_note, note, "test set"))
+	    ci_same_inputs(base_note, note, "program file") && !ci_same_inputs(base_note, note, "test set"))
 		ci_say(quiet, "source level: only the test set changed: the cached trained models are re-evaluated "
 		    "on the new test set; nothing is retrained");
 	ci_say(quiet, "source level: training what the cache lacks (results in %s)", dir);
@@ -151,6 +161,7 @@ int cmd_ci(int argc, char **argv)
 		{"jobs", required_argument, NULL, 'j'},
 		{"timeout", required_argument, NULL, 't'},
 		{"wait", required_argument, NULL, 'w'},
+		{"eval-timeout", required_argument, NULL, 'E'},
 		{"json", no_argument, NULL, 'J'},
 		{"quiet", no_argument, NULL, 'q'},
 		{"help", no_argument, NULL, 'h'},
@@ -175,6 +186,7 @@ int cmd_ci(int argc, char **argv)
 
 	memset(&o, 0, sizeof(o));
 	o.jobs = 1;
+	o.eval_timeout = MT_EVAL_TIMEOUT_DEFAULT;
 	optind = 1;
 	while ((c = getopt_long(argc, argv, "b:j:t:w:qh", opts, NULL)) != -1) {
 		switch (c) {
@@ -195,6 +207,10 @@ int cmd_ci(int argc, char **argv)
 			break;
 		case 'J': json = 1; break;
 		case 'q': quiet = 1; break;
+		case 'E':
+			if (cli_parse_eval_timeout(&o.eval_timeout, "ci", optarg) < 0)
+				return MT_EXIT_USAGE;
+			break;
 		case 'h': fputs(ci_usage, stdout); return MT_EXIT_OK;
 		default: return cli_usage_error("ci", "unknown option");
 		}
@@ -389,7 +405,7 @@ int cmd_ci(int argc, char **argv)
 			char log_path[PATH_MAX + 160];
 			size_t before;
 			snprintf(log_path, sizeof(log_path), "%s/results.jsonl", run_dir);
-			before = count_lines(log_path);
+			before = count_records(log_path);
 			if ((error = mt_shim_init(rev->cfg->threads, rev->cfg->seed, 0)) < 0)
 				goto cleanup;
 			o.config_path = rev->config_path;

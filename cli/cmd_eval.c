@@ -17,6 +17,7 @@
 
 static const char eval_usage[] =
 	"usage: mutorch eval [CONFIG] [--model FILE] [--json] [--predictions FILE]\n"
+	"                    [--eval-timeout S]\n"
 	"\n"
 	"Evaluate a trained model on the test set of CONFIG (default ./mutorch.yml)\n"
 	"and print its accuracy and per-class accuracy. The model is FILE, or the\n"
@@ -29,6 +30,8 @@ static const char eval_usage[] =
 	"                     torch_version\n"
 	"  -p, --predictions FILE  write the predicted class of every test input,\n"
 	"                     one per line, in test-set order\n"
+	"      --eval-timeout S  give up (exit 3) when the evaluation takes longer\n"
+	"                     than S seconds (default 600; 0: no limit)\n"
 	"  -h, --help         show this help\n";
 
 int cmd_eval(int argc, char **argv)
@@ -37,6 +40,7 @@ int cmd_eval(int argc, char **argv)
 		{"model", required_argument, NULL, 'm'},
 		{"json", no_argument, NULL, 'j'},
 		{"predictions", required_argument, NULL, 'p'},
+		{"eval-timeout", required_argument, NULL, 'E'},
 		{"help", no_argument, NULL, 'h'},
 		{NULL, 0, NULL, 0}};
 	const char *config_path = NULL, *model_path = NULL, *pred_path = NULL, *loaded = NULL;
@@ -47,7 +51,7 @@ int cmd_eval(int argc, char **argv)
 	mt_module *model = NULL;
 	mt_eval_result res = {0};
 	double t0;
-	double seconds;
+	double seconds, eval_timeout = MT_EVAL_TIMEOUT_DEFAULT;
 
 	optind = 1;
 	while ((c = getopt_long(argc, argv, "m:p:h", opts, NULL)) != -1) {
@@ -55,6 +59,10 @@ int cmd_eval(int argc, char **argv)
 		case 'm': model_path = optarg; break;
 		case 'j': json = 1; break;
 		case 'p': pred_path = optarg; break;
+		case 'E':
+			if (cli_parse_eval_timeout(&eval_timeout, "eval", optarg) < 0)
+				return MT_EXIT_USAGE;
+			break;
 		case 'h': fputs(eval_usage, stdout); return MT_EXIT_OK;
 		default: return cli_usage_error("eval", "unknown option");
 		}
@@ -70,9 +78,8 @@ int cmd_eval(int argc, char **argv)
 	    (error = mt_runner_trained_model(&model, &loaded, cfg, model_path)) < 0)
 		goto cleanup;
 	t0 = mt_clock_now();
-	if ((error = mt_runner_evaluate(&res, model, tx, mt_dataset_labels(test),
-					mt_dataset_count(test), cfg->num_classes,
-					cfg->eval_batch_size)) < 0)
+	if ((error = mt_runner_evaluate_original(&res, model, tx, mt_dataset_labels(test),
+						 mt_dataset_count(test), cfg, loaded, eval_timeout)) < 0)
 		goto cleanup;
 	seconds = mt_clock_now() - t0;
 

@@ -26,7 +26,7 @@
 static const char run_usage[] =
 	"usage: mutorch run [CONFIG] [--jobs N] [--timeout SECONDS] [--force]\n"
 	"                   [--run-dir DIR] [--level model] [--rev REV] [--json]\n"
-	"                   [--quiet]\n"
+	"                   [--quiet] [--eval-timeout S]\n"
 	"\n"
 	"Generate the model-level mutants of CONFIG's trained model (the\n"
 	"mutation.model_level section), evaluate each on the test set in worker\n"
@@ -37,6 +37,9 @@ static const char run_usage[] =
 	"  -j, --jobs N          worker processes (default 1)\n"
 	"  -t, --timeout S       time limit per mutant in seconds (default: 50x the\n"
 	"                        original's evaluation time, at least 60)\n"
+	"      --eval-timeout S  time limit on the original model's evaluation before\n"
+	"                        any mutant runs: past it, exit 3 (default 600; 0: no\n"
+	"                        limit)\n"
 	"  -f, --force           start over: drop the recorded results\n"
 	"  -d, --run-dir DIR     run directory (default: run.dir of the config)\n"
 	"  -l, --level LEVEL     model (default): mutants of the trained model;\n"
@@ -78,6 +81,7 @@ int cmd_run(int argc, char **argv)
 		{"rev", required_argument, NULL, 'r'},
 		{"json", no_argument, NULL, 'J'},
 		{"quiet", no_argument, NULL, 'q'},
+		{"eval-timeout", required_argument, NULL, 'E'},
 		{"help", no_argument, NULL, 'h'},
 		{NULL, 0, NULL, 0}};
 	mt_run_options o;
@@ -91,6 +95,7 @@ int cmd_run(int argc, char **argv)
 
 	memset(&o, 0, sizeof(o));
 	o.jobs = 1;
+	o.eval_timeout = MT_EVAL_TIMEOUT_DEFAULT;
 	optind = 1;
 	while ((c = getopt_long(argc, argv, "j:t:fd:l:r:qh", opts, NULL)) != -1) {
 		switch (c) {
@@ -106,6 +111,10 @@ int cmd_run(int argc, char **argv)
 		case 'f': o.force = 1; break;
 		case 'd': o.run_dir = optarg; break;
 		case 'r': rev = optarg; break;
+		case 'E':
+			if (cli_parse_eval_timeout(&o.eval_timeout, "run", optarg) < 0)
+				return MT_EXIT_USAGE;
+			break;
 		case 'l':
 			if (!strcmp(optarg, "model")) {
 				level_model = 1;

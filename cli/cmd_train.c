@@ -19,16 +19,21 @@
 #include "mutorch/shim.h"
 
 static const char train_usage[] =
-	"usage: mutorch train [CONFIG] [-o FILE] [--json] [--quiet]\n"
+	"usage: mutorch train [CONFIG] [-o FILE] [--json] [--quiet] [--eval-timeout S]\n"
 	"\n"
 	"Train the model of CONFIG (default ./mutorch.yml) with its recipe\n"
 	"(training: optimizer, loss, epochs, batch size, seed, threads), save it as\n"
 	"TorchScript (model.output, or FILE) and print the test accuracy.\n"
-	"Progress (epoch, loss, samples/s) goes to stderr.\n"
+	"Progress (epoch, loss, samples/s) goes to stderr. With training.command,\n"
+	"your own program trains it once (docs/training-programs.md); its output\n"
+	"is kept in RUN_DIR/training/train/.\n"
 	"\n"
 	"  -o, --output FILE  where to save the trained model\n"
 	"      --json         print the result as one JSON object on stdout\n"
 	"  -q, --quiet        no progress output\n"
+	"      --eval-timeout S  give up (exit 3) when the final evaluation on the test\n"
+	"                     set takes longer than S seconds (default 600; 0: no\n"
+	"                     limit); the trained model is saved before it\n"
 	"  -h, --help         show this help\n";
 
 static int save_model(const mt_module *m, const char *path)
@@ -64,6 +69,7 @@ int cmd_train(int argc, char **argv)
 		{"output", required_argument, NULL, 'o'},
 		{"json", no_argument, NULL, 'j'},
 		{"quiet", no_argument, NULL, 'q'},
+		{"eval-timeout", required_argument, NULL, 'E'},
 		{"help", no_argument, NULL, 'h'},
 		{NULL, 0, NULL, 0}};
 	const char *config_path = NULL, *output = NULL;
@@ -75,8 +81,9 @@ int cmd_train(int argc, char **argv)
 	mt_train_report report;
 	mt_eval_result res = {0};
 	mt_progress progress;
+	char *log_dir = NULL;
 	double t0;
-	double eval_seconds = 0;
+	double eval_seconds = 0, eval_timeout = MT_EVAL_TIMEOUT_DEFAULT;
 
 	optind = 1;
 	while ((c = getopt_long(argc, argv, "o:qh", opts, NULL)) != -1) {
@@ -84,6 +91,10 @@ int cmd_train(int argc, char **argv)
 		case 'o': output = optarg; break;
 		case 'j': json = 1; break;
 		case 'q': quiet = 1; break;
+		case 'E':
+			if (cli_parse_eval_timeout(&eval_timeout, "train", optarg) < 0)
+				return MT_EXIT_USAGE;
+			break;
 		case 'h': fputs(train_usage, stdout); return MT_EXIT_OK;
 		default: return cli_usage_error("train", "unknown option");
 		}
@@ -100,29 +111,40 @@ int cmd_train(int argc, char **argv)
 	progress.stream = quiet ? NULL : stderr;
 	progress.tty = !quiet && isatty(STDERR_FILENO);
 
+	memset(&report, 0, sizeof(report));
+	report.val_accuracy = -1;
+	t0 = mt_clock_now();
 	if ((error = mt_runner_load_dataset(&train, cfg, MT_SPLIT_TRAIN)) < 0 ||
 	    (error = mt_runner_load_dataset(&test, cfg, MT_SPLIT_TEST)) < 0 ||
 	    (error = mt_runner_tensors(&tx, &ty, cfg, test)) < 0 ||
-	    (error = mt_runner_train_pipeline(&model, &report, cfg, train, &progress)) < 0)
+	    (error = cfg->command
+		     ? mt_runner_train_program(&model, &log_dir, cfg, train, &progress)
+		     : mt_runner_train_pipeline(&model, &report, cfg, train, &progress)) < 0)
 		goto cleanup;
+	if (cfg->command) /* the user's own program: its epochs and loss are its own */
+		report.seconds = mt_clock_now() - t0;
 	if ((error = save_model(model, output)) < 0)
 		goto cleanup;
 	t0 = mt_clock_now();
-	if ((error = mt_runner_evaluate(&res, model, tx, mt_dataset_labels(test),
-					mt_dataset_count(test), cfg->num_classes,
-					cfg->eval_batch_size)) < 0)
+	if ((error = mt_runner_evaluate_original(&res, model, tx, mt_dataset_labels(test),
+						 mt_dataset_count(test), cfg, output, eval_timeout)) < 0)
 		goto cleanup;
 	eval_seconds = mt_clock_now() - t0;
 
 	if (json) {
-		json_t *o = json_pack("{s:s, s:f, s:I, s:I, s:i, s:f, s:f, s:f, s:I, s:i, s:s}",
+		json_t *o = json_pack("{s:s, s:f, s:I, s:I, s:f, s:I, s:i, s:s}",
 				      "model", output, "accuracy", res.accuracy,
 				      "n", (json_int_t)res.n, "correct", (json_int_t)res.correct,
-				      "epochs", report.epochs_run, "final_loss", report.final_loss,
 				      "train_seconds", report.seconds,
-				      "samples_per_second", report.samples_per_second,
 				      "seed", (json_int_t)cfg->seed, "threads", cfg->threads,
 				      "torch_version", mt_shim_torch_version());
+		if (log_dir) { /* the user's program: no loss or epochs of ours */
+			json_object_set_new(o, "logs", json_string(log_dir));
+		} else {
+			json_object_set_new(o, "epochs", json_integer(report.epochs_run));
+			json_object_set_new(o, "final_loss", json_real(report.final_loss));
+			json_object_set_new(o, "samples_per_second", json_real(report.samples_per_second));
+		}
 		if (report.val_accuracy >= 0)
 			json_object_set_new(o, "val_accuracy", json_real(report.val_accuracy));
 		json_object_set_new(o, "eval_seconds", json_real(eval_seconds));
@@ -139,6 +161,7 @@ int cmd_train(int argc, char **argv)
 cleanup:
 	rc = error < 0 ? cli_fail("train", error) : MT_EXIT_OK;
 	mt_eval_result_dispose(&res);
+	free(log_dir);
 	mt_module_free(model);
 	mt_tensor_free(tx);
 	mt_tensor_free(ty);

@@ -60,6 +60,70 @@ cleanup:
 	return error;
 }
 
+/* ---- limits on the text ------------------------------------------------- */
+
+/* Refuse collections nested deeper than MT_CONFIG_MAX_DEPTH, counted on
+ * libyaml's tokens before the loader builds the document: the scanner's
+ * cost per token grows with the flow nesting depth (quadratic overall), so
+ * scanning stops as soon as the limit is passed. A scanner error is left
+ * to the loader, which reports it with its line. */
+static int check_depth(const char *buf, size_t len, const char *name)
+{
+	yaml_parser_t parser;
+	yaml_token_t token;
+	int depth = 0, error = 0, done = 0;
+
+	if (!yaml_parser_initialize(&parser))
+		return mt_error_oom();
+	yaml_parser_set_input_string(&parser, (const unsigned char *)buf, len);
+	while (!done && !error) {
+		if (!yaml_parser_scan(&parser, &token))
+			break;
+		switch (token.type) {
+		case YAML_FLOW_SEQUENCE_START_TOKEN:
+		case YAML_FLOW_MAPPING_START_TOKEN:
+		case YAML_BLOCK_SEQUENCE_START_TOKEN:
+		case YAML_BLOCK_MAPPING_START_TOKEN:
+			if (++depth > MT_CONFIG_MAX_DEPTH)
+				error = mt_error_set(MT_EINVALID,
+						     "%s:%d: lists and mappings nested more "
+						     "than %d deep, expected at most %d "
+						     "levels",
+						     name, (int)token.start_mark.line + 1,
+						     MT_CONFIG_MAX_DEPTH, MT_CONFIG_MAX_DEPTH);
+			break;
+		case YAML_FLOW_SEQUENCE_END_TOKEN:
+		case YAML_FLOW_MAPPING_END_TOKEN:
+		case YAML_BLOCK_END_TOKEN:
+			depth--;
+			break;
+		case YAML_STREAM_END_TOKEN:
+			done = 1;
+			break;
+		default:
+			break;
+		}
+		yaml_token_delete(&token);
+	}
+	yaml_parser_delete(&parser);
+	return error;
+}
+
+/* libyaml's message for a failed load, with its lines. */
+static int yaml_syntax_error(const yaml_parser_t *parser, const char *name,
+			     const char *where)
+{
+	if (parser->context)
+		return mt_error_set(MT_EINVALID,
+				    "%s:%d: YAML syntax error%s: %s (%s that starts at line %d)",
+				    name, (int)parser->problem_mark.line + 1, where,
+				    parser->problem ? parser->problem : "malformed document",
+				    parser->context, (int)parser->context_mark.line + 1);
+	return mt_error_set(MT_EINVALID, "%s:%d: YAML syntax error%s: %s", name,
+			    (int)parser->problem_mark.line + 1, where,
+			    parser->problem ? parser->problem : "malformed document");
+}
+
 /* ---- entry points --------------------------------------------------------- */
 
 static void set_defaults(mt_config *cfg)
@@ -84,6 +148,7 @@ static void set_defaults(mt_config *cfg)
 	cfg->src_alpha = 0.05;
 	cfg->src_effect = 0.5;
 	cfg->src_max_runs = 20;
+	cfg->protocol = MT_PROTOCOL_VERSION;
 }
 
 int mt_config_load_buffer(mt_config **out, const char *buf, size_t len,
@@ -119,21 +184,36 @@ int mt_config_load_buffer(mt_config **out, const char *buf, size_t len,
 		goto cleanup;
 	}
 	parser_ok = 1;
+	if (len > MT_CONFIG_MAX_BYTES) {
+		error = mt_error_set(MT_EINVALID, "%s: %zu bytes, expected a config of "
+				     "at most %zu bytes", name, len, MT_CONFIG_MAX_BYTES);
+		goto cleanup;
+	}
+	if ((error = check_depth(buf, len, name)) < 0)
+		goto cleanup;
 	yaml_parser_set_input_string(&parser, (const unsigned char *)buf, len);
 	if (!yaml_parser_load(&parser, &doc)) {
-		if (parser.context)
-			error = mt_error_set(MT_EINVALID,
-					     "%s:%d: YAML syntax error: %s (%s that starts at line %d)",
-					     name, (int)parser.problem_mark.line + 1,
-					     parser.problem ? parser.problem : "malformed document",
-					     parser.context, (int)parser.context_mark.line + 1);
-		else
-			error = mt_error_set(MT_EINVALID, "%s:%d: YAML syntax error: %s", name,
-					     (int)parser.problem_mark.line + 1,
-					     parser.problem ? parser.problem : "malformed document");
+		error = yaml_syntax_error(&parser, name, "");
 		goto cleanup;
 	}
 	doc_ok = 1;
+	/* A second document would otherwise be ignored without a word. */
+	{
+		yaml_document_t next;
+		if (!yaml_parser_load(&parser, &next)) {
+			error = yaml_syntax_error(&parser, name, " in a second YAML document");
+			goto cleanup;
+		}
+		if (yaml_document_get_root_node(&next)) {
+			error = mt_error_set(MT_EINVALID,
+					     "%s:%d: a second YAML document starts here; "
+					     "expected the config to be one document",
+					     name, (int)next.start_mark.line + 1);
+			yaml_document_delete(&next);
+			goto cleanup;
+		}
+		yaml_document_delete(&next);
+	}
 
 	root = yaml_document_get_root_node(&doc);
 	if (!root || cfg_is_null(root)) {
@@ -146,6 +226,7 @@ int mt_config_load_buffer(mt_config **out, const char *buf, size_t len,
 				     "a mapping of sections (model, data, training, run, mutation, ci)");
 		goto cleanup;
 	}
+	ctx.external = cfg_has_command(&ctx, root);
 	if ((error = cfg_check_keys(&ctx, root, NULL, sections, COUNT(sections))) < 0 ||
 	    (error = cfg_load_model(&ctx, root)) < 0 ||
 	    (error = cfg_load_data(&ctx, root)) < 0 ||
@@ -205,6 +286,13 @@ static void free_mutations(mt_config_mutation *list, size_t n)
 	free(list);
 }
 
+static void free_strings(char **list, size_t n)
+{
+	for (size_t i = 0; i < n; i++)
+		free(list[i]);
+	free(list);
+}
+
 static void free_source(mt_data_source *src)
 {
 	size_t i;
@@ -225,6 +313,8 @@ void mt_config_free(mt_config *cfg)
 	free_source(&cfg->train);
 	free_source(&cfg->test);
 	free(cfg->run_dir);
+	free_strings(cfg->command, cfg->ncommand);
+	free_strings(cfg->program_files, cfg->nprogram_files);
 	free_mutations(cfg->model_level, cfg->nmodel_level);
 	free_mutations(cfg->source_level, cfg->nsource_level);
 	free(cfg->ci_score);
@@ -238,18 +328,23 @@ static int copy_str(char **dst, const char *src)
 	return src && !(*dst = strdup(src)) ? -1 : 0;
 }
 
-static int copy_source(mt_data_source *dst, const mt_data_source *src)
+static int copy_strings(char ***dst, size_t *ndst, char *const *src, size_t n)
 {
-	dst->paths = NULL;
-	dst->npaths = 0;
-	if (!src->npaths)
+	*dst = NULL;
+	*ndst = 0;
+	if (!n)
 		return 0;
-	if (!(dst->paths = calloc(src->npaths, sizeof(char *))))
+	if (!(*dst = calloc(n, sizeof(char *))))
 		return -1;
-	for (size_t i = 0; i < src->npaths; i++, dst->npaths++)
-		if (copy_str(&dst->paths[i], src->paths[i]) < 0)
+	for (size_t i = 0; i < n; i++, (*ndst)++)
+		if (copy_str(&(*dst)[i], src[i]) < 0)
 			return -1;
 	return 0;
+}
+
+static int copy_source(mt_data_source *dst, const mt_data_source *src)
+{
+	return copy_strings(&dst->paths, &dst->npaths, src->paths, src->npaths);
 }
 
 static int copy_mutations(mt_config_mutation **dst, size_t *ndst,
@@ -297,6 +392,8 @@ int mt_config_copy(mt_config **out, const mt_config *src)
 	cfg->train.npaths = cfg->test.npaths = 0;
 	cfg->model_level = cfg->source_level = NULL;
 	cfg->nmodel_level = cfg->nsource_level = 0;
+	cfg->command = cfg->program_files = NULL;
+	cfg->ncommand = cfg->nprogram_files = 0;
 	if (copy_str(&cfg->path, src->path) < 0 || copy_str(&cfg->base_dir, src->base_dir) < 0 ||
 	    copy_str(&cfg->architecture, src->architecture) < 0 ||
 	    copy_str(&cfg->torchscript, src->torchscript) < 0 ||
@@ -304,6 +401,9 @@ int mt_config_copy(mt_config **out, const mt_config *src)
 	    copy_str(&cfg->ci_score, src->ci_score) < 0 ||
 	    copy_str(&cfg->ci_base, src->ci_base) < 0 ||
 	    copy_source(&cfg->train, &src->train) < 0 || copy_source(&cfg->test, &src->test) < 0 ||
+	    copy_strings(&cfg->command, &cfg->ncommand, src->command, src->ncommand) < 0 ||
+	    copy_strings(&cfg->program_files, &cfg->nprogram_files, src->program_files,
+			 src->nprogram_files) < 0 ||
 	    copy_mutations(&cfg->model_level, &cfg->nmodel_level, src->model_level,
 			   src->nmodel_level) < 0 ||
 	    copy_mutations(&cfg->source_level, &cfg->nsource_level, src->source_level,

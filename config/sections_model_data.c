@@ -40,12 +40,22 @@ int cfg_load_model(load_ctx *ctx, const yaml_node_t *root)
 
 	if ((error = cfg_get_mapping(&model, ctx, root, NULL, "model", keys, COUNT(keys))) < 0)
 		return error;
+	/* Your own training program defines the model: `model` is optional
+	 * then, and holds at most the trained model for the model level. */
+	if (!model && ctx->external)
+		return cfg_get_path(&cfg->output, ctx, NULL, "model", "output", "trained/model.pt");
 	if (!model)
 		return cfg_err_missing(ctx, "model");
 
 	arch_node = cfg_lookup(ctx, model, "architecture");
 	ts_node = cfg_lookup(ctx, model, "torchscript");
-	if (!arch_node == !ts_node)
+	if (ctx->external && (arch_node || cfg_lookup(ctx, model, "init")))
+		return cfg_err_at(ctx, arch_node ? arch_node : cfg_lookup(ctx, model, "init"),
+				  "'model.%s' is for mutorch's built-in trainer, but 'training.command' runs your own program, which defines the model; expected %s",
+				  arch_node ? "architecture" : "init",
+				  arch_node ? "no 'model.architecture' (at most 'model.torchscript', a trained model for the model level)"
+					    : "the initialiser as 'training.hyperparameters.init' when the program reads it");
+	if (!ctx->external && !arch_node == !ts_node)
 		return cfg_err_at(ctx, model,
 				  "'model' needs exactly one of 'architecture' (a layer description) or 'torchscript' (a saved model), got %s",
 				  arch_node ? "both" : "neither");
@@ -257,6 +267,9 @@ int cfg_load_data(load_ctx *ctx, const yaml_node_t *root)
 	    (error = load_source(&cfg->test, ctx, data, "test")) < 0 ||
 	    (error = cfg_get_double(&cfg->validation_split, ctx, data, "data",
 				    "validation_split", RANGE_UNIT_OPEN)) < 0 ||
+	    (ctx->external && cfg_lookup(ctx, data, "validation_split") &&
+	     (error = cfg_err_at(ctx, cfg_lookup(ctx, data, "validation_split"),
+				 "'data.validation_split' is for mutorch's built-in trainer, but 'training.command' runs your own program; expected it as 'training.hyperparameters.validation_split' when the program reads it")) < 0) ||
 	    (error = cfg_get_int64(&cfg->train_limit, ctx, data, "data", "train_limit", 0,
 				   INT64_MAX)) < 0 ||
 	    (error = cfg_get_int64(&cfg->test_limit, ctx, data, "data", "test_limit", 0,

@@ -9,6 +9,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 #include <yaml.h>
 
 #include "mutorch/config.h"
@@ -18,7 +19,8 @@
 
 /* ---- training ------------------------------------------------------------ */
 
-static int load_optimizer(load_ctx *ctx, const yaml_node_t *training)
+int cfg_load_optimizer(load_ctx *ctx, const yaml_node_t *parent, const char *prefix,
+		       const char *key)
 {
 	static const char *const all_keys[] = { "name", "lr", "momentum", "dampening",
 		"nesterov", "weight_decay", "beta1", "beta2", "betas", "eps", "alpha",
@@ -35,19 +37,20 @@ static int load_optimizer(load_ctx *ctx, const yaml_node_t *training)
 			"momentum" },
 		[MT_OPTIM_ADAGRAD] = { "name", "lr", "lr_decay", "weight_decay", "eps" },
 	};
-	const char *P = "training.optimizer";
+	char P[KEY_MAX], full[KEY_MAX];
 	mt_optim_config *o = &ctx->cfg->optim;
 	size_t noptim;
 	const char *const *optim_names = mt_optim_kind_names(&noptim);
-	yaml_node_t *v = cfg_lookup(ctx, training, "optimizer"), *betas;
+	yaml_node_t *v = cfg_lookup(ctx, parent, key), *betas;
 	yaml_node_pair_t *pair;
 	int error, kind = MT_OPTIM_ADAM;
 
+	cfg_join_key(P, prefix, key);
 	if (!v)
 		return 0;
 	if (v->type == YAML_SCALAR_NODE) {
 		/* Shorthand: `optimizer: sgd` takes all of PyTorch's defaults. */
-		if ((error = cfg_get_enum(&kind, ctx, training, "training", "optimizer",
+		if ((error = cfg_get_enum(&kind, ctx, parent, prefix, key,
 					  optim_names, noptim)) < 0)
 			return error;
 		mt_optim_config_defaults(o, (mt_optim_kind)kind);
@@ -57,8 +60,10 @@ static int load_optimizer(load_ctx *ctx, const yaml_node_t *training)
 		return cfg_err_type(ctx, v, P, "an optimizer name or a mapping {name: ..., lr: ...}");
 	if ((error = cfg_check_keys(ctx, v, P, all_keys, COUNT(all_keys))) < 0)
 		return error;
-	if (!cfg_lookup(ctx, v, "name"))
-		return cfg_err_missing(ctx, "training.optimizer.name");
+	if (!cfg_lookup(ctx, v, "name")) {
+		cfg_join_key(full, P, "name");
+		return cfg_err_missing(ctx, full);
+	}
 	if ((error = cfg_get_enum(&kind, ctx, v, P, "name", optim_names, noptim)) < 0)
 		return error;
 	mt_optim_config_defaults(o, (mt_optim_kind)kind);
@@ -77,8 +82,8 @@ static int load_optimizer(load_ctx *ctx, const yaml_node_t *training)
 		}
 		if (!ok)
 			return cfg_err_at(ctx, k,
-					  "'training.optimizer.%s' does not apply to %s; expected one of: %s",
-					  cfg_scalar_text(k), optim_names[kind], list);
+					  "'%s.%s' does not apply to %s; expected one of: %s",
+					  P, cfg_scalar_text(k), optim_names[kind], list);
 	}
 
 	if ((error = cfg_get_double(&o->lr, ctx, v, P, "lr", RANGE_POSITIVE)) < 0 ||
@@ -96,28 +101,49 @@ static int load_optimizer(load_ctx *ctx, const yaml_node_t *training)
 
 	if ((betas = cfg_lookup(ctx, v, "betas"))) {
 		const char *expected = "a list of two numbers in [0, 1), [beta1, beta2]";
+		cfg_join_key(full, P, "betas");
 		if (cfg_lookup(ctx, v, "beta1") || cfg_lookup(ctx, v, "beta2"))
 			return cfg_err_at(ctx, betas,
-					  "'training.optimizer.betas' and 'beta1'/'beta2' set the same thing; expected only one of them");
+					  "'%s' and 'beta1'/'beta2' set the same thing; expected only one of them",
+					  full);
 		if (betas->type != YAML_SEQUENCE_NODE ||
 		    betas->data.sequence.items.top - betas->data.sequence.items.start != 2 ||
 		    cfg_parse_double_node(&o->beta1, cfg_node_at(ctx, betas->data.sequence.items.start[0]),
 					  RANGE_UNIT_OPEN) < 0 ||
 		    cfg_parse_double_node(&o->beta2, cfg_node_at(ctx, betas->data.sequence.items.start[1]),
 					  RANGE_UNIT_OPEN) < 0)
-			return cfg_err_type(ctx, betas, "training.optimizer.betas", expected);
+			return cfg_err_type(ctx, betas, full, expected);
 	}
 	if (o->nesterov && (o->momentum <= 0 || o->dampening != 0))
 		return cfg_err_at(ctx, cfg_lookup(ctx, v, "nesterov"),
-				  "'training.optimizer.nesterov' requires momentum > 0 and dampening 0 (as in PyTorch), got momentum %g, dampening %g",
-				  o->momentum, o->dampening);
+				  "'%s.nesterov' requires momentum > 0 and dampening 0 (as in PyTorch), got momentum %g, dampening %g",
+				  P, o->momentum, o->dampening);
 	return 0;
+}
+
+/* Every thread is a real OS thread in every worker: thousands of them only
+ * thrash, so the bound is a small multiple of the CPUs, and a hard cap. */
+static int check_threads(const load_ctx *ctx, const yaml_node_t *t)
+{
+	long cpus = sysconf(_SC_NPROCESSORS_ONLN);
+	long bound = MT_CONFIG_MAX_THREADS;
+
+	if (cpus > 0 && cpus * MT_CONFIG_THREADS_PER_CPU < bound)
+		bound = cpus * MT_CONFIG_THREADS_PER_CPU;
+	if (ctx->cfg->threads <= bound)
+		return 0;
+	return cfg_err_at(ctx, cfg_lookup(ctx, t, "threads"),
+			  "'training.threads' is %d, expected at most %ld (%d per CPU on "
+			  "this machine's %ld CPUs, and never more than %d)",
+			  ctx->cfg->threads, bound, MT_CONFIG_THREADS_PER_CPU, cpus,
+			  MT_CONFIG_MAX_THREADS);
 }
 
 int cfg_load_training(load_ctx *ctx, const yaml_node_t *root)
 {
 	static const char *const keys[] = { "optimizer", "loss", "epochs", "batch_size",
-		"eval_batch_size", "seed", "threads", "grad_clip", "l1", "l2", "patience" };
+		"eval_batch_size", "seed", "threads", "grad_clip", "l1", "l2", "patience",
+		"command", "program_files", "hyperparameters", "protocol" };
 	const char *P = "training";
 	mt_config *cfg = ctx->cfg;
 	yaml_node_t *t;
@@ -129,7 +155,7 @@ int cfg_load_training(load_ctx *ctx, const yaml_node_t *root)
 		return error;
 	if (!t)
 		return 0;
-	if ((error = load_optimizer(ctx, t)) < 0 ||
+	if ((error = cfg_load_optimizer(ctx, t, "training", "optimizer")) < 0 ||
 	    (error = cfg_get_enum(&loss, ctx, t, P, "loss", loss_names, nloss)) < 0 ||
 	    (error = cfg_get_int(&cfg->epochs, ctx, t, P, "epochs", 1)) < 0 ||
 	    (error = cfg_get_int64(&cfg->batch_size, ctx, t, P, "batch_size", 1, INT64_MAX)) < 0 ||
@@ -140,10 +166,11 @@ int cfg_load_training(load_ctx *ctx, const yaml_node_t *root)
 	    (error = cfg_get_double(&cfg->grad_clip, ctx, t, P, "grad_clip", RANGE_NONNEG)) < 0 ||
 	    (error = cfg_get_double(&cfg->l1, ctx, t, P, "l1", RANGE_NONNEG)) < 0 ||
 	    (error = cfg_get_double(&cfg->l2, ctx, t, P, "l2", RANGE_NONNEG)) < 0 ||
-	    (error = cfg_get_int(&cfg->patience, ctx, t, P, "patience", 0)) < 0)
+	    (error = cfg_get_int(&cfg->patience, ctx, t, P, "patience", 0)) < 0 ||
+	    (error = check_threads(ctx, t)) < 0)
 		return error;
 	cfg->loss = (mt_loss_kind)loss;
-	return 0;
+	return cfg_load_program(ctx, t);
 }
 
 /* ---- run ---------------------------------------------------------------- */
@@ -262,7 +289,7 @@ static int load_mutation_list(mt_config_mutation **out, size_t *count, load_ctx 
 static int load_mutation_source(load_ctx *ctx, const yaml_node_t *mutation)
 {
 	static const char *const keys[] = { "runs", "rule", "alpha", "effect_size",
-		"correction", "sequential", "max_runs" };
+		"correction", "sequential", "max_runs", "timeout" };
 	static const char *const rules[] = { "deepcrime", "welch", "mannwhitney", "fisher" };
 	static const char *const corrections[] = { "none", "holm", "bh" };
 	mt_config *cfg = ctx->cfg;
@@ -283,7 +310,9 @@ static int load_mutation_source(load_ctx *ctx, const yaml_node_t *mutation)
 	    (error = cfg_get_enum(&cfg->src_correction, ctx, s, "mutation.source", "correction",
 				  corrections, COUNT(corrections))) < 0 ||
 	    (error = cfg_get_bool(&cfg->src_sequential, ctx, s, "mutation.source", "sequential")) < 0 ||
-	    (error = cfg_get_int(&cfg->src_max_runs, ctx, s, "mutation.source", "max_runs", 4)) < 0)
+	    (error = cfg_get_int(&cfg->src_max_runs, ctx, s, "mutation.source", "max_runs", 4)) < 0 ||
+	    (error = cfg_get_double(&cfg->src_timeout, ctx, s, "mutation.source", "timeout",
+				    RANGE_NONNEG)) < 0)
 		return error;
 	if (cfg->src_alpha <= 0)
 		return cfg_err_at(ctx, cfg_lookup(ctx, s, "alpha"), "'mutation.source.alpha' must be in (0, 1), got 0");

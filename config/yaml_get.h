@@ -27,6 +27,7 @@ typedef struct {
 	mt_config *cfg;
 	mt_arch *arch;         /* parsed model.architecture, for cross checks */
 	int arch_line, normalize_line;
+	int external;          /* training.command is set (sections_program.c) */
 } load_ctx;
 
 typedef enum {

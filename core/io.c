@@ -4,6 +4,8 @@
 #include "mutorch/error.h"
 
 #include <errno.h>
+#include <fcntl.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -11,46 +13,139 @@
 #include <unistd.h>
 #include <zlib.h>
 
+/* What a path that is not a regular file is, for messages. */
+static const char *file_kind(mode_t mode)
+{
+	if (S_ISDIR(mode))
+		return "a directory";
+	if (S_ISFIFO(mode))
+		return "a FIFO (named pipe)";
+	if (S_ISCHR(mode))
+		return "a character device";
+	if (S_ISBLK(mode))
+		return "a block device";
+	if (S_ISSOCK(mode))
+		return "a socket";
+	return "not a regular file";
+}
+
+int mt_io_open_regular(int *fd_out, size_t *size, const char *path)
+{
+	struct stat st;
+	int fd, flags;
+
+	*fd_out = -1;
+	*size = 0;
+	/* O_NONBLOCK: opening a FIFO for reading would otherwise wait for a
+	 * writer forever, before fstat could tell what it is. */
+	if ((fd = open(path, O_RDONLY | O_NONBLOCK | O_CLOEXEC)) < 0)
+		return mt_error_set(errno == ENOENT ? MT_ENOTFOUND : MT_EIO,
+				    "%s: cannot open: %s", path, strerror(errno));
+	if (fstat(fd, &st) != 0) {
+		int e = errno;
+		close(fd);
+		return mt_error_set(MT_EIO, "%s: cannot stat: %s", path, strerror(e));
+	}
+	if (!S_ISREG(st.st_mode)) {
+		close(fd);
+		return mt_error_set(MT_EINVALID, "%s: is %s, expected a regular file",
+				    path, file_kind(st.st_mode));
+	}
+	if (st.st_size < 0 || (uint64_t)st.st_size >= SIZE_MAX / 2) {
+		close(fd);
+		return mt_error_set(MT_EINVALID, "%s: size %lld bytes is too large",
+				    path, (long long)st.st_size);
+	}
+	if ((flags = fcntl(fd, F_GETFL)) < 0 ||
+	    fcntl(fd, F_SETFL, flags & ~O_NONBLOCK) < 0) {
+		int e = errno;
+		close(fd);
+		return mt_error_set(MT_EIO, "%s: cannot read: %s", path, strerror(e));
+	}
+	*fd_out = fd;
+	*size = (size_t)st.st_size;
+	return 0;
+}
+
 int mt_io_read_file(void **out, size_t *len, const char *path)
 {
-	FILE *f = NULL;
 	char *buf = NULL;
-	long size;
-	int error = 0;
+	size_t size = 0, used = 0;
+	int fd = -1, error = 0;
 
 	*out = NULL;
 	*len = 0;
-	if (!(f = fopen(path, "rb")))
-		return mt_error_set(errno == ENOENT ? MT_ENOTFOUND : MT_EIO,
-				    "%s: cannot open: %s", path, strerror(errno));
-	if (fseek(f, 0, SEEK_END) != 0 || (size = ftell(f)) < 0 ||
-	    fseek(f, 0, SEEK_SET) != 0) {
-		error = mt_error_set(MT_EIO, "%s: cannot read: %s", path,
-				     strerror(errno));
-		goto cleanup;
-	}
-	if (!(buf = malloc((size_t)size + 1))) {
-		error = mt_error_set(MT_ENOMEM, "%s: out of memory (%ld bytes)",
+	if ((error = mt_io_open_regular(&fd, &size, path)) < 0)
+		return error;
+	if (!(buf = malloc(size + 1))) {
+		error = mt_error_set(MT_ENOMEM, "%s: out of memory (%zu bytes)",
 				     path, size);
 		goto cleanup;
 	}
-	if (size > 0 && fread(buf, 1, (size_t)size, f) != (size_t)size) {
-		error = mt_error_set(MT_EIO, "%s: short read", path);
-		goto cleanup;
+	/* A file that changes size while we read is read as fstat saw it;
+	 * a shorter one is an error. */
+	while (used < size) {
+		ssize_t n = read(fd, buf + used, size - used);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0) {
+			error = mt_error_set(MT_EIO, "%s: cannot read: %s", path,
+					     strerror(errno));
+			goto cleanup;
+		}
+		if (n == 0) {
+			error = mt_error_set(MT_EIO, "%s: short read: %zu of %zu bytes "
+					     "(the file shrank while being read)",
+					     path, used, size);
+			goto cleanup;
+		}
+		used += (size_t)n;
 	}
 	buf[size] = '\0';
 	*out = buf;
-	*len = (size_t)size;
+	*len = size;
 	buf = NULL;
 cleanup:
 	free(buf);
-	if (f)
-		fclose(f);
+	close(fd);
 	return error;
 }
 
-int mt_io_gunzip(void **out, size_t *len, const void *in, size_t in_len,
-		 const char *display_name)
+int mt_io_gunzip_prefix(void *dst, size_t *got, size_t want, const void *in,
+			size_t in_len, const char *display_name)
+{
+	z_stream zs;
+	int zerr, error = 0;
+
+	*got = 0;
+	memset(&zs, 0, sizeof(zs));
+	if (inflateInit2(&zs, 16 + MAX_WBITS) != Z_OK)
+		return mt_error_set(MT_ENOMEM, "%s: zlib init failed", display_name);
+	zs.next_in = (Bytef *)in;
+	zs.avail_in = in_len > UINT32_MAX ? UINT32_MAX : (uInt)in_len;
+	zs.next_out = dst;
+	zs.avail_out = (uInt)want;
+	while (zs.avail_out > 0) {
+		zerr = inflate(&zs, Z_NO_FLUSH);
+		if (zerr == Z_STREAM_END)
+			break;
+		if (zerr == Z_BUF_ERROR && zs.avail_in == 0)
+			break; /* truncated: the full inflate reports it */
+		if (zerr != Z_OK) {
+			error = mt_error_set(MT_EINVALID, "%s: corrupt gzip data (%s)",
+					     display_name,
+					     zs.msg ? zs.msg : "inflate failed");
+			goto cleanup;
+		}
+	}
+	*got = want - zs.avail_out;
+cleanup:
+	inflateEnd(&zs);
+	return error;
+}
+
+int mt_io_gunzip_limit(void **out, size_t *len, const void *in, size_t in_len,
+		       size_t limit, const char *why, const char *display_name)
 {
 	z_stream zs;
 	unsigned char *buf = NULL, *grown;
@@ -59,11 +154,22 @@ int mt_io_gunzip(void **out, size_t *len, const void *in, size_t in_len,
 
 	*out = NULL;
 	*len = 0;
+	if (limit > MT_IO_INFLATE_MAX) {
+		limit = MT_IO_INFLATE_MAX;
+		why = "the limit on inflated data";
+	}
+	if (in_len > UINT32_MAX)
+		return mt_error_set(MT_EINVALID, "%s: %zu bytes of gzip data, expected "
+				    "at most 4 GiB", display_name, in_len);
 	memset(&zs, 0, sizeof(zs));
 	/* 16 + MAX_WBITS: expect a gzip header. */
 	if (inflateInit2(&zs, 16 + MAX_WBITS) != Z_OK)
 		return mt_error_set(MT_ENOMEM, "%s: zlib init failed", display_name);
-	cap = in_len * 4 + 1024;
+	/* Grow geometrically up to limit + 1: one byte past the limit tells
+	 * that the data is too large, without inflating a bomb to the end. */
+	cap = in_len < (limit + 1) / 4 ? in_len * 4 + 1024 : limit + 1;
+	if (cap > limit + 1)
+		cap = limit + 1;
 	if (!(buf = malloc(cap))) {
 		error = mt_error_set(MT_ENOMEM, "%s: out of memory", display_name);
 		goto cleanup;
@@ -72,7 +178,14 @@ int mt_io_gunzip(void **out, size_t *len, const void *in, size_t in_len,
 	zs.avail_in = (uInt)in_len;
 	for (;;) {
 		if (used == cap) {
-			cap *= 2;
+			if (cap > limit) {
+				error = mt_error_set(MT_EINVALID,
+						     "%s: gzip data inflates to more than "
+						     "%zu bytes (%s)",
+						     display_name, limit, why);
+				goto cleanup;
+			}
+			cap = cap > (limit + 1) / 2 ? limit + 1 : cap * 2;
 			if (!(grown = realloc(buf, cap))) {
 				error = mt_error_set(MT_ENOMEM, "%s: out of memory",
 						     display_name);
@@ -100,6 +213,16 @@ int mt_io_gunzip(void **out, size_t *len, const void *in, size_t in_len,
 			goto cleanup;
 		}
 	}
+	/* zlib stops at the end of the first member; anything after it (a
+	 * second member, or garbage) would otherwise be silently dropped. */
+	if (zs.avail_in > 0) {
+		error = mt_error_set(MT_EINVALID,
+				     "%s: %zu bytes after the end of the gzip stream "
+				     "(a second gzip member or trailing garbage), "
+				     "expected exactly one gzip member",
+				     display_name, (size_t)zs.avail_in);
+		goto cleanup;
+	}
 	*out = buf;
 	*len = used;
 	buf = NULL;
@@ -107,6 +230,19 @@ cleanup:
 	inflateEnd(&zs);
 	free(buf);
 	return error;
+}
+
+int mt_io_gunzip(void **out, size_t *len, const void *in, size_t in_len,
+		 const char *display_name)
+{
+	return mt_io_gunzip_limit(out, len, in, in_len, MT_IO_INFLATE_MAX,
+				  "the limit on inflated data", display_name);
+}
+
+int mt_io_is_gzip(const void *buf, size_t len)
+{
+	const unsigned char *p = buf;
+	return len >= 2 && p[0] == 0x1f && p[1] == 0x8b;
 }
 
 int mt_io_read_maybe_gzip(void **out, size_t *len, const char *path)
@@ -117,8 +253,7 @@ int mt_io_read_maybe_gzip(void **out, size_t *len, const char *path)
 
 	if ((error = mt_io_read_file(&raw, &raw_len, path)) < 0)
 		return error;
-	if (raw_len >= 2 && ((unsigned char *)raw)[0] == 0x1f &&
-	    ((unsigned char *)raw)[1] == 0x8b) {
+	if (mt_io_is_gzip(raw, raw_len)) {
 		error = mt_io_gunzip(out, len, raw, raw_len, path);
 		free(raw);
 		return error;

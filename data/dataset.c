@@ -127,6 +127,24 @@ int mt_dataset_new(mt_dataset **out, const char *name, mt_pixel_type type,
 	}
 	if ((error = dataset_alloc(&ds, name, type, n, shape)) < 0)
 		return error;
+	/* A NaN or infinite input makes every prediction on it meaningless
+	 * (and NaN logits argmax to class 0), so no reader may let one in. */
+	if (type == MT_PIXELS_F32 && n > 0) {
+		const float *f = pixels;
+		size_t k, total = (size_t)n * (size_t)ds->sample_size;
+		for (k = 0; k < total; k++)
+			if (!isfinite(f[k])) {
+				error = mt_error_set(MT_EINVALID,
+						     "%s: value %s at sample %lld, element "
+						     "%lld: expected finite numbers",
+						     name, isnan(f[k]) ? "NaN"
+						     : f[k] > 0 ? "+inf" : "-inf",
+						     (long long)(k / (size_t)ds->sample_size),
+						     (long long)(k % (size_t)ds->sample_size));
+				mt_dataset_free(ds);
+				return error;
+			}
+	}
 	if (n > 0) {
 		memcpy(ds->pixels, pixels,
 		       (size_t)n * (size_t)ds->sample_size * pixel_bytes(type));

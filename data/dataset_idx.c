@@ -18,11 +18,10 @@ static uint32_t read_be32(const unsigned char *p)
 	       ((uint32_t)p[2] << 8) | (uint32_t)p[3];
 }
 
-static int is_gzip(const void *buf, size_t len)
-{
-	const unsigned char *p = buf;
-	return len >= 2 && p[0] == 0x1f && p[1] == 0x8b;
-}
+/* Inflated data may exceed what the header declares by this much before
+ * inflating stops, so that a few trailing bytes get the parser's exact
+ * message while a gzip bomb behind a small header stays small. */
+#define IDX_INFLATE_SLACK ((uint64_t)1 << 16)
 
 /* The payload must hold exactly `expected` bytes; what names the contents
  * ("60000 images of 28x28"). */
@@ -195,6 +194,54 @@ cleanup:
 	return error;
 }
 
+/* Inflate an IDX file no further than its header declares: its first
+ * header bytes tell the exact payload size. A header that cannot be read
+ * from the stream is reported by the parser on what was inflated. */
+static int idx_gunzip(void **out, size_t *len, const void *gz, size_t gz_len,
+		      const char *name, int images)
+{
+	unsigned char head[16];
+	size_t got = 0, header = images ? 16 : 8;
+	uint64_t declared, elem;
+	int error;
+
+	if ((error = mt_io_gunzip_prefix(head, &got, header, gz, gz_len, name)) < 0)
+		return error;
+	if (got < header || (images ? (read_be32(head) != 0x00000803 &&
+				       read_be32(head) != 0x00000D03)
+				    : read_be32(head) != 0x00000801)) {
+		uint32_t dummy[3];
+		mt_pixel_type type;
+		const void *pixels;
+		float *owned = NULL;
+		/* wrong magic: the parser's message, without inflating more */
+		if (got >= 4)
+			return images ? parse_images(head, got, name, &dummy[0], &dummy[1],
+						     &dummy[2], &type, &pixels, &owned)
+				      : parse_labels(head, got, name, &dummy[0]);
+		return mt_io_gunzip_limit(out, len, gz, gz_len, header + IDX_INFLATE_SLACK,
+					  "more than an IDX header", name);
+	}
+	if (images) {
+		/* count, rows, cols < 2^32 and elem <= 4: below 2^98, so
+		 * check each step against the cap instead of 2^64 */
+		elem = head[2] == IDX_TYPE_FLOAT ? 4 : 1;
+		declared = (uint64_t)read_be32(head + 8) * read_be32(head + 12);
+		if (declared > MT_IO_INFLATE_MAX)
+			declared = UINT64_MAX;
+		else
+			declared *= elem * (uint64_t)read_be32(head + 4);
+	} else {
+		declared = read_be32(head + 4);
+	}
+	if (declared > MT_IO_INFLATE_MAX)
+		return mt_io_gunzip_limit(out, len, gz, gz_len, MT_IO_INFLATE_MAX,
+					  "the limit on inflated data", name);
+	return mt_io_gunzip_limit(out, len, gz, gz_len,
+				  (size_t)(header + declared + IDX_INFLATE_SLACK),
+				  "the size its IDX header declares", name);
+}
+
 int mt_dataset_load_idx_buffer(mt_dataset **out, const void *images,
 			       size_t images_len, const char *images_name,
 			       const void *labels, size_t labels_len,
@@ -213,16 +260,16 @@ int mt_dataset_load_idx_buffer(mt_dataset **out, const void *images,
 	if ((!images && images_len) || (!labels && labels_len))
 		return mt_error_set(MT_EINVALID, "%s: no data given",
 				    images ? labels_name : images_name);
-	/* Blobs out of git keep their .gz compression. */
-	if (is_gzip(images, images_len)) {
-		if ((error = mt_io_gunzip(&images_raw, &images_len, images,
-					  images_len, images_name)) < 0)
+	/* Files and blobs out of git keep their .gz compression. */
+	if (mt_io_is_gzip(images, images_len)) {
+		if ((error = idx_gunzip(&images_raw, &images_len, images, images_len,
+					images_name, 1)) < 0)
 			goto cleanup;
 		images = images_raw;
 	}
-	if (is_gzip(labels, labels_len)) {
-		if ((error = mt_io_gunzip(&labels_raw, &labels_len, labels,
-					  labels_len, labels_name)) < 0)
+	if (mt_io_is_gzip(labels, labels_len)) {
+		if ((error = idx_gunzip(&labels_raw, &labels_len, labels, labels_len,
+					labels_name, 0)) < 0)
 			goto cleanup;
 		labels = labels_raw;
 	}
@@ -248,12 +295,13 @@ int mt_dataset_load_idx(mt_dataset **out, const char *images_path,
 		return mt_error_set(MT_EINVALID, "IDX dataset: %s path not given, "
 				    "expected images and labels",
 				    images_path ? "labels" : "images");
-	if ((error = mt_io_read_maybe_gzip(&images, &images_len, images_path)) < 0)
+	if ((error = mt_io_read_file(&images, &images_len, images_path)) < 0)
 		goto cleanup;
-	if ((error = mt_io_read_maybe_gzip(&labels, &labels_len, labels_path)) < 0)
+	if ((error = mt_io_read_file(&labels, &labels_len, labels_path)) < 0)
 		goto cleanup;
-	error = load_idx_plain(out, images, images_len, images_path, labels,
-			       labels_len, labels_path, num_classes);
+	error = mt_dataset_load_idx_buffer(out, images, images_len, images_path,
+					   labels, labels_len, labels_path,
+					   num_classes);
 cleanup:
 	free(images);
 	free(labels);

@@ -208,10 +208,10 @@ static uint64_t read_le64(const unsigned char *p)
 	return (uint64_t)read_le32(p) | ((uint64_t)read_le32(p + 4) << 32);
 }
 
-/* Parse magic, version, header dict and dtype, and check the payload size
- * against the shape. */
-static int parse_npy(npy_array *a, const unsigned char *buf, size_t len,
-		     const char *name)
+/* Parse magic, version, header dict and dtype (buf may hold only the
+ * preamble and header); *data_offset is where the data starts. */
+static int parse_npy_header(npy_array *a, size_t *data_offset_out,
+			    const unsigned char *buf, size_t len, const char *name)
 {
 	size_t header_len, data_offset;
 	npy_parser ps;
@@ -277,6 +277,19 @@ static int parse_npy(npy_array *a, const unsigned char *buf, size_t len,
 	}
 	if (a->count > UINT64_MAX / (uint64_t)a->item_size)
 		return mt_error_set(MT_EINVALID, "%s: shape overflows", name);
+	*data_offset_out = data_offset;
+	return 0;
+}
+
+/* parse_npy_header, and the payload size checked against the shape. */
+static int parse_npy(npy_array *a, const unsigned char *buf, size_t len,
+		     const char *name)
+{
+	size_t data_offset;
+	int i, error;
+
+	if ((error = parse_npy_header(a, &data_offset, buf, len, name)) < 0)
+		return error;
 	a->data = buf + data_offset;
 	a->data_len = len - data_offset;
 	{
@@ -444,10 +457,55 @@ cleanup:
 	return error;
 }
 
-static int is_gzip(const void *buf, size_t len)
+/* Inflated data may exceed what the header declares by this much (so a few
+ * trailing bytes get the parser's exact message); .npy headers longer than
+ * NPY_HEADER_PEEK are left to the hard cap. */
+#define NPY_INFLATE_SLACK ((uint64_t)1 << 16)
+#define NPY_HEADER_PEEK ((size_t)1 << 16)
+
+/* Inflate a .npy file no further than its header declares. */
+static int npy_gunzip(void **out, size_t *len, const void *gz, size_t gz_len,
+		      const char *name)
 {
-	const unsigned char *p = buf;
-	return len >= 2 && p[0] == 0x1f && p[1] == 0x8b;
+	unsigned char *head = NULL;
+	size_t got = 0, want, data_offset = 0;
+	uint64_t limit = MT_IO_INFLATE_MAX;
+	const char *why = "the limit on inflated data";
+	npy_array a;
+	int error;
+
+	if (!(head = malloc(NPY_HEADER_PEEK)))
+		return mt_error_oom();
+	if ((error = mt_io_gunzip_prefix(head, &got, 12, gz, gz_len, name)) < 0)
+		goto cleanup;
+	if (got >= 10 && !memcmp(head, "\x93NUMPY", 6)) {
+		want = head[6] == 1 ? 10 + ((size_t)head[8] | ((size_t)head[9] << 8))
+		       : got == 12 ? 12 + (size_t)read_le32(head + 8) : 0;
+		if (want > 0 && want <= NPY_HEADER_PEEK) {
+			if ((error = mt_io_gunzip_prefix(head, &got, want, gz, gz_len,
+							 name)) < 0)
+				goto cleanup;
+			/* A bad header gets its own message here; a good one
+			 * gives the exact size. */
+			if ((error = parse_npy_header(&a, &data_offset, head, got, name)) < 0)
+				goto cleanup;
+			if (a.count * (uint64_t)a.item_size <= MT_IO_INFLATE_MAX) {
+				limit = data_offset + a.count * (uint64_t)a.item_size +
+					NPY_INFLATE_SLACK;
+				why = "the size its .npy header declares";
+			}
+		}
+	} else if (got >= 10) {
+		/* not a .npy file: the parser's message, no more inflating */
+		error = parse_npy_header(&a, &data_offset, head, got, name);
+		goto cleanup;
+	}
+	error = mt_io_gunzip_limit(out, len, gz, gz_len,
+				   limit > MT_IO_INFLATE_MAX ? MT_IO_INFLATE_MAX : (size_t)limit,
+				   why, name);
+cleanup:
+	free(head);
+	return error;
 }
 
 int mt_dataset_load_npy_buffer(mt_dataset **out, const void *x, size_t x_len,
@@ -466,13 +524,13 @@ int mt_dataset_load_npy_buffer(mt_dataset **out, const void *x, size_t x_len,
 		y_name = "y.npy";
 	if ((!x && x_len) || (!y && y_len))
 		return mt_error_set(MT_EINVALID, "%s: no data given", x ? y_name : x_name);
-	if (is_gzip(x, x_len)) {
-		if ((error = mt_io_gunzip(&x_raw, &x_len, x, x_len, x_name)) < 0)
+	if (mt_io_is_gzip(x, x_len)) {
+		if ((error = npy_gunzip(&x_raw, &x_len, x, x_len, x_name)) < 0)
 			goto cleanup;
 		x = x_raw;
 	}
-	if (is_gzip(y, y_len)) {
-		if ((error = mt_io_gunzip(&y_raw, &y_len, y, y_len, y_name)) < 0)
+	if (mt_io_is_gzip(y, y_len)) {
+		if ((error = npy_gunzip(&y_raw, &y_len, y, y_len, y_name)) < 0)
 			goto cleanup;
 		y = y_raw;
 	}
@@ -496,11 +554,12 @@ int mt_dataset_load_npy(mt_dataset **out, const char *x_path,
 	if (!x_path || !y_path)
 		return mt_error_set(MT_EINVALID, "npy dataset: %s path not given, "
 				    "expected x and y", x_path ? "y" : "x");
-	if ((error = mt_io_read_maybe_gzip(&x, &x_len, x_path)) < 0)
+	if ((error = mt_io_read_file(&x, &x_len, x_path)) < 0)
 		goto cleanup;
-	if ((error = mt_io_read_maybe_gzip(&y, &y_len, y_path)) < 0)
+	if ((error = mt_io_read_file(&y, &y_len, y_path)) < 0)
 		goto cleanup;
-	error = load_npy_plain(out, x, x_len, x_path, y, y_len, y_path, num_classes);
+	error = mt_dataset_load_npy_buffer(out, x, x_len, x_path, y, y_len, y_path,
+					   num_classes);
 cleanup:
 	free(x);
 	free(y);

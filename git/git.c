@@ -407,15 +407,52 @@ int mt_git_dirty_paths(char ***dirty, size_t *ndirty, mt_git_repo *r,
 	return error;
 }
 
+/* The notes ref, when it exists, must point at a commit (git notes makes
+ * one per change); anything else was written by hand or by another tool,
+ * and libgit2 would fail on it with an internal-looking error. */
+static int check_notes_ref(mt_git_repo *r)
+{
+	git_oid id;
+	git_object *obj = NULL;
+	char hex[GIT_OID_HEXSZ + 1];
+	int gerr = git_reference_name_to_id(&id, r->repo, MT_GIT_NOTES_REF), error = 0;
+
+	if (gerr == GIT_ENOTFOUND) {
+		git_error_clear();
+		return 0;
+	}
+	if (gerr < 0)
+		return mt_error_set(MT_EINVALID, "%s cannot be read (%s): repair or delete it "
+				    "(git update-ref -d %s; the notes it held are lost)",
+				    MT_GIT_NOTES_REF, git_message(), MT_GIT_NOTES_REF);
+	git_oid_tostr(hex, sizeof(hex), &id);
+	if (git_object_lookup(&obj, r->repo, &id, GIT_OBJECT_ANY) < 0) {
+		git_error_clear();
+		return mt_error_set(MT_EINVALID, "%s points at %s, which is not in the repository: "
+				    "fetch it, or delete the ref (git update-ref -d %s)",
+				    MT_GIT_NOTES_REF, hex, MT_GIT_NOTES_REF);
+	}
+	if (git_object_type(obj) != GIT_OBJECT_COMMIT)
+		error = mt_error_set(MT_EINVALID, "%s points at a %s (%s), not at a commit of notes: "
+				     "it was not written by git notes; look at it with `git cat-file -p %s` "
+				     "and delete the ref (git update-ref -d %s) to start the notes afresh",
+				     MT_GIT_NOTES_REF, git_object_type2string(git_object_type(obj)), hex, hex,
+				     MT_GIT_NOTES_REF);
+	git_object_free(obj);
+	return error;
+}
+
 int mt_git_note_read(char **text, mt_git_repo *r, const char *commit)
 {
 	git_note *note = NULL;
 	git_oid id;
-	int gerr;
+	int gerr, error;
 
 	*text = NULL;
 	if (git_oid_fromstr(&id, commit) < 0)
 		return mt_error_set(MT_EINVALID, "'%s' is not a commit id", commit);
+	if ((error = check_notes_ref(r)) < 0)
+		return error;
 	if ((gerr = git_note_read(&note, r->repo, MT_GIT_NOTES_REF, &id)) < 0) {
 		if (gerr == GIT_ENOTFOUND) {
 			git_error_clear();
@@ -432,10 +469,12 @@ int mt_git_note_write(mt_git_repo *r, const char *commit, const char *text)
 {
 	git_signature *sig = NULL;
 	git_oid id, note_id;
-	int gerr = 0;
+	int gerr = 0, error;
 
 	if (git_oid_fromstr(&id, commit) < 0)
 		return mt_error_set(MT_EINVALID, "'%s' is not a commit id", commit);
+	if ((error = check_notes_ref(r)) < 0)
+		return error;
 	if (git_signature_default(&sig, r->repo) < 0) {
 		/* CI machines often have no user.name: notes still need one. */
 		git_error_clear();

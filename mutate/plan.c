@@ -166,7 +166,8 @@ static void free_list(char **list)
  * target and parameters would be the same mutant. */
 static int op_is_deterministic(const char *op)
 {
-	return !strcmp(op, "WPR") || !strcmp(op, "QNT") || !strcmp(op, "PRN");
+	const mt_operator *o = mt_operator_find(op);
+	return o && o->kind != MT_OP_KIND_GRAPH && o->deterministic;
 }
 
 static int op_count_in_config(const mt_config *cfg, const char *op)
@@ -178,9 +179,9 @@ static int op_count_in_config(const mt_config *cfg, const char *op)
 }
 
 /* One mutant: set target and seed on a copy of the entry's args, format. */
-static int plan_one(mt_plan *plan, const mt_config *cfg, const mt_op_args *base,
-		    const char *op_label, const char *op, const char *target,
-		    int is_graph, int k, size_t entry)
+static int plan_one(mt_plan *plan, const mt_config *cfg, const mt_plan_model *model,
+		    const mt_op_args *base, const char *op_label, const char *op,
+		    const char *target, int is_graph, int k, size_t entry, int line)
 {
 	mt_op_args args;
 	char id[512], *params = NULL;
@@ -202,6 +203,12 @@ static int plan_one(mt_plan *plan, const mt_config *cfg, const mt_op_args *base,
 	if (error < 0)
 		goto cleanup;
 	args.seed = mt_rng_seed_for_id(cfg->mutation_seed, id);
+	/* The model checks what it can only know itself: the layer's kind,
+	 * its gates and states, the time steps it sees. */
+	if (!is_graph && model->check && (error = model->check(model->ctx, &args)) < 0) {
+		mt_error_prefix("%s:%d: mutation.model_level[%zu] (%s): ", cfg->path, line, entry, op);
+		goto cleanup;
+	}
 	if ((error = mt_op_args_format(&params, &args)) < 0)
 		goto cleanup;
 	error = plan_push(plan, id, op, target, params, args.seed, entry);
@@ -318,11 +325,11 @@ int mt_plan_model_level(mt_plan **out, const mt_config *cfg, const mt_plan_model
 						goto fail;
 					}
 				for (size_t i = 0; i < ntargets && error == 0; i++)
-					error = plan_one(plan, cfg, &base, label, m->op, targets[i], 1, -1, e);
+					error = plan_one(plan, cfg, model, &base, label, m->op, targets[i], 1, -1, e, line);
 				free_list(targets);
 			} else {
 				for (size_t i = 0; i < nsites && error == 0; i++)
-					error = plan_one(plan, cfg, &base, label, m->op, sites[i], 1, -1, e);
+					error = plan_one(plan, cfg, model, &base, label, m->op, sites[i], 1, -1, e, line);
 			}
 			mt_op_args_dispose(&base);
 			if (error < 0)
@@ -331,29 +338,45 @@ int mt_plan_model_level(mt_plan **out, const mt_config *cfg, const mt_plan_model
 		}
 
 		v = entry_value(m, "layers", &line);
-		if (!v || !strcmp(v, "each")) {
-			for (size_t i = 0; i < model->nlayers && error == 0; i++)
+		{
+			/* The layers the operator takes when none are named. */
+			const char *const *deflayers = model->layers;
+			size_t ndef = model->nlayers;
+			if (model->op_layers)
+				ndef = model->op_layers(model->ctx, &base, &deflayers);
+			if ((!v || !strcmp(v, "each") || !strcmp(v, "all")) && model->op_layers && ndef == 0) {
+				error = mt_error_set(MT_EINVALID, "%s:%d: mutation.model_level[%zu] (%s): the model has no layer %s takes (%s)",
+						     cfg->path, line, e, m->op, m->op,
+						     op->targets == MT_OP_TARGET_RECURRENT ? "an LSTM, GRU or RNN layer" :
+						     op->targets == MT_OP_TARGET_GATED ? "an LSTM or GRU layer" :
+						     "a layer with neurons");
+			} else if (!v || !strcmp(v, "each")) {
+				for (size_t i = 0; i < ndef && error == 0; i++)
+					for (int k = 0; k < mutants && error == 0; k++)
+						error = plan_one(plan, cfg, model, &base, label, m->op, deflayers[i], 0, k, e, line);
+			} else if (!strcmp(v, "all")) {
+				if (op->kind == MT_OP_KIND_DYNAMIC)
+					error = mt_error_set(MT_EINVALID, "%s:%d: mutation.model_level[%zu] (%s): 'layers: all' means one mutant of every layer at once, which a dynamic operator cannot be; expected each or layer names",
+							     cfg->path, line, e, m->op);
 				for (int k = 0; k < mutants && error == 0; k++)
-					error = plan_one(plan, cfg, &base, label, m->op, model->layers[i], 0, k, e);
-		} else if (!strcmp(v, "all")) {
-			for (int k = 0; k < mutants && error == 0; k++)
-				error = plan_one(plan, cfg, &base, label, m->op, "all", 0, k, e);
-		} else {
-			if (!(targets = split_list(v, &ntargets))) {
-				error = mt_error_oom();
-				mt_op_args_dispose(&base);
-				goto fail;
-			}
-			for (size_t i = 0; i < ntargets && error == 0; i++) {
-				if (!has_name(model->layers, model->nlayers, targets[i])) {
-					error = mt_error_set(MT_EINVALID, "%s:%d: mutation.model_level[%zu] (%s): layer '%s' is not a linear or conv2d layer of the model",
-							     cfg->path, line, e, m->op, targets[i]);
-					break;
+					error = plan_one(plan, cfg, model, &base, label, m->op, "all", 0, k, e, line);
+			} else {
+				if (!(targets = split_list(v, &ntargets))) {
+					error = mt_error_oom();
+					mt_op_args_dispose(&base);
+					goto fail;
 				}
-				for (int k = 0; k < mutants && error == 0; k++)
-					error = plan_one(plan, cfg, &base, label, m->op, targets[i], 0, k, e);
+				for (size_t i = 0; i < ntargets && error == 0; i++) {
+					if (!model->check && !has_name(model->layers, model->nlayers, targets[i])) {
+						error = mt_error_set(MT_EINVALID, "%s:%d: mutation.model_level[%zu] (%s): layer '%s' is not a layer with neurons of the model",
+								     cfg->path, line, e, m->op, targets[i]);
+						break;
+					}
+					for (int k = 0; k < mutants && error == 0; k++)
+						error = plan_one(plan, cfg, model, &base, label, m->op, targets[i], 0, k, e, line);
+				}
+				free_list(targets);
 			}
-			free_list(targets);
 		}
 		mt_op_args_dispose(&base);
 		if (error < 0)

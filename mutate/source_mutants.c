@@ -4,6 +4,7 @@
 #include "mutorch/source_plan.h"
 #include "mutorch/error.h"
 #include "mutorch/rng.h"
+#include "mutorch/source.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -137,6 +138,13 @@ int mt_source_plan(mt_plan **out, const mt_config *cfg, const mt_dataset *train)
 		if (mutants > 1 && !mt_source_op_is_random(entry->op)) {
 			error = mt_error_set(MT_EINVALID, "%s:%d: mutation.source_level[%zu] (%s): %s draws nothing at random, so 'mutants: %d' would give identical mutants",
 					     cfg->path, entry->line, e, entry->op, entry->op, mutants);
+			goto fail;
+		}
+		/* An operator that cannot touch the user's own training program
+		 * is a mistake in the config, not an empty entry. */
+		if ((error = mt_source_check_program(cfg, entry->op, entry->params,
+						     entry->nparams)) < 0) {
+			mt_error_prefix("%s:%d: mutation.source_level[%zu]: ", cfg->path, entry->line, e);
 			goto fail;
 		}
 		if ((error = mt_source_plan_targets(&vars, &nvars, cfg, train, entry->op,

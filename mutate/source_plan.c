@@ -244,13 +244,16 @@ int mt_source_plan_targets(mt_source_variant **out, size_t *count,
 		mt_source_mutant_free(mu);
 		return error < 0 ? error : mt_error_set(MT_EINVALID, "'%s' is not a source operator", op_name);
 	}
-	expand_layer = find_spec(op, "layer") && !find_param(params, nparams, "layer");
+	/* An external program has no architecture: its layers are not ours
+	 * to list (mt_source_apply refuses the architecture operators). */
+	expand_layer = find_spec(op, "layer") && !find_param(params, nparams, "layer") &&
+		       !cfg->command;
 	const mt_config_param *cp = find_param(params, nparams, "class");
 	expand_class = find_spec(op, "class") && cp && !strcmp(cp->value, "each");
 	ckey = choice_key(op, params, nparams);
 
 	if (expand_layer || !strcmp(op->name, "WCI")) {
-		if (!cfg->architecture) {
+		if (!cfg->architecture && !cfg->command) {
 			if (reason)
 				snprintf(reason, MT_OP_REASON_MAX,
 					 "%s: not applicable: the model is a TorchScript file, not an architecture",

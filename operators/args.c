@@ -47,6 +47,11 @@ int mt_op_args_init(mt_op_args *args, const mt_operator *op)
 	args->k = 1;
 	args->digits = -1;
 	args->bf_class = MT_BF_EXPONENT;
+	snprintf(args->gate, sizeof(args->gate), "all");
+	snprintf(args->state, sizeof(args->state), "auto");
+	args->step_first = args->step_last = -1;
+	args->depth = -1;
+	args->direction = -1;
 	if (!op)
 		return mt_error_set(MT_EINVALID, "operator: none given, expected one of GF, WS, ...");
 	for (size_t p = 0; p < op->nparams; p++) {
@@ -79,7 +84,8 @@ static int known_keys(char *buf, size_t len, const mt_operator *op)
 		used += (size_t)n;
 	}
 	snprintf(buf + used, len - used, "%s%s", op->nparams ? ", " : "",
-		 op->kind == MT_OP_KIND_WEIGHTS ? "layer, layers, seed" : "layer, seed");
+		 op->kind == MT_OP_KIND_WEIGHTS || op->kind == MT_OP_KIND_DYNAMIC
+			 ? "layer, layers, seed" : "layer, seed");
 	return 0;
 }
 
@@ -180,6 +186,47 @@ int mt_op_parse_seed(uint64_t *out, const char *opname, const char *value)
 	return 0;
 }
 
+/* "t" or "first-last": non-negative integers, first <= last. */
+static int parse_step(mt_op_args *args, const char *value)
+{
+	char *end;
+	long long a, b;
+	errno = 0;
+	a = strtoll(value, &end, 10);
+	b = a;
+	if (!errno && end != value && *end == '-') {
+		const char *rest = end + 1;
+		b = strtoll(rest, &end, 10);
+		if (end == rest)
+			b = -1;
+	}
+	if (errno || end == value || *end || value[0] == '-' || a < 0 || b < a)
+		return mt_error_set(MT_EINVALID,
+				    "%s: parameter 'step' is '%s', expected a time step t (0, 1, ...) or a range first-last such as 5-9",
+				    args->op->name, value);
+	args->step_first = a;
+	args->step_last = b;
+	return 0;
+}
+
+static int parse_depth(mt_op_args *args, const char *value)
+{
+	char *end;
+	long v;
+	if (strcmp(value, "all") == 0) {
+		args->depth = -1;
+		return 0;
+	}
+	errno = 0;
+	v = strtol(value, &end, 10);
+	if (errno || end == value || *end || v < 0 || v > 100000)
+		return mt_error_set(MT_EINVALID,
+				    "%s: parameter 'depth' is '%s', expected all or a stacked layer 0, 1, ...",
+				    args->op->name, value);
+	args->depth = (int)v;
+	return 0;
+}
+
 int mt_op_args_set(mt_op_args *args, const char *key, const char *value)
 {
 	const mt_operator *op = args->op;
@@ -191,7 +238,7 @@ int mt_op_args_set(mt_op_args *args, const char *key, const char *value)
 
 	if (strcmp(key, "seed") == 0)
 		return mt_op_parse_seed(&args->seed, op->name, value);
-	if (op->kind == MT_OP_KIND_WEIGHTS &&
+	if ((op->kind == MT_OP_KIND_WEIGHTS || op->kind == MT_OP_KIND_DYNAMIC) &&
 	    (strcmp(key, "layer") == 0 || strcmp(key, "layers") == 0))
 		return set_layers(args, value, key);
 	if (op->kind == MT_OP_KIND_GRAPH && (strcmp(key, "site") == 0 || strcmp(key, "layer") == 0)) {
@@ -282,6 +329,18 @@ int mt_op_args_set(mt_op_args *args, const char *key, const char *value)
 		args->bf_index = choice == MT_BF_INDEX ? (int)num : 0;
 	} else if (strcmp(key, "site") == 0)
 		snprintf(args->site, sizeof(args->site), "%s", value);
+	else if (strcmp(key, "gate") == 0)
+		snprintf(args->gate, sizeof(args->gate), "%s", value);
+	else if (strcmp(key, "state") == 0)
+		snprintf(args->state, sizeof(args->state), "%s", value);
+	else if (strcmp(key, "direction") == 0)
+		args->direction = choice == 0 ? -1 : choice - 1;
+	else if (strcmp(key, "from") == 0)
+		args->reset_from = (int64_t)num;
+	else if (strcmp(key, "step") == 0)
+		return parse_step(args, value);
+	else if (strcmp(key, "depth") == 0)
+		return parse_depth(args, value);
 	return 0;
 }
 
@@ -429,6 +488,28 @@ int mt_op_args_format(char **out, const mt_op_args *args)
 			mt_strbuf_printf(&sb, " granularity=%s", choice_name(s->choices, (int)args->granularity, tmp, sizeof(tmp)));
 		} else if (strcmp(k, "k") == 0) {
 			mt_strbuf_printf(&sb, " k=%lld", (long long)args->k);
+		} else if (strcmp(k, "gate") == 0) {
+			mt_strbuf_printf(&sb, " gate=%s", args->gate);
+		} else if (strcmp(k, "state") == 0) {
+			mt_strbuf_printf(&sb, " state=%s", args->state);
+		} else if (strcmp(k, "step") == 0) {
+			if (args->step_first < 0)
+				mt_strbuf_printf(&sb, " step=none");
+			else if (args->step_first == args->step_last)
+				mt_strbuf_printf(&sb, " step=%lld", (long long)args->step_first);
+			else
+				mt_strbuf_printf(&sb, " step=%lld-%lld", (long long)args->step_first,
+						 (long long)args->step_last);
+		} else if (strcmp(k, "from") == 0) {
+			mt_strbuf_printf(&sb, " from=%lld", (long long)args->reset_from);
+		} else if (strcmp(k, "depth") == 0) {
+			if (args->depth < 0)
+				mt_strbuf_printf(&sb, " depth=all");
+			else
+				mt_strbuf_printf(&sb, " depth=%d", args->depth);
+		} else if (strcmp(k, "direction") == 0) {
+			mt_strbuf_printf(&sb, " direction=%s", args->direction < 0 ? "all" :
+					 args->direction == 0 ? "forward" : "reverse");
 		} else if (strcmp(k, "bit") == 0) {
 			if (args->bf_class == MT_BF_INDEX)
 				mt_strbuf_printf(&sb, " bit=%d", args->bf_index);

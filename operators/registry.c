@@ -50,6 +50,65 @@ static const mt_op_param_spec bf_params[] = {
 	  "which bit: a class (index drawn per weight) or a fixed index" },
 };
 static const mt_op_param_spec prn_params[] = { RATIO("0.1") };
+/* ---- recurrent layers (DeepMutation++): rnn_static.c, rnn_dynamic.c ---- */
+
+#define GATE(what) \
+	{ "gate", MT_PARAM_ENUM, "all", 0, 0, 0, \
+	  "all|input|forget|cell|output|reset|update|new", \
+	  "the gate " what ": LSTM input, forget, cell, output (weight_ih rows i, f, g, o), GRU reset, update, new (r, z, n), or all" }
+#define SIGMA(def) \
+	{ "sigma", MT_PARAM_DOUBLE, def, 0.0, 1e30, 1, NULL, \
+	  "standard deviation of z; the factor is 1 + sigma*z" }
+#define STEP \
+	{ "step", MT_PARAM_STRING, NULL, 0, 0, 0, NULL, \
+	  "required: time step t (0-based, each direction in its own order) or a range first-last" }
+#define STATE(def, what) \
+	{ "state", MT_PARAM_ENUM, def, 0, 0, 0, "auto|hidden|cell|both", what }
+#define DEPTH_DIRECTION \
+	{ "depth", MT_PARAM_STRING, "all", 0, 0, 0, NULL, \
+	  "the stacked layer (0-based, the l of weight_ih_l<l>), or all" }, \
+	{ "direction", MT_PARAM_ENUM, "all", 0, 0, 0, "all|forward|reverse", \
+	  "the direction of a bidirectional layer, or all" }
+#define STATE_AUTO STATE("auto", "the state changed: auto is c for an LSTM (as DeepMutation++), h for GRU and RNN")
+
+static const mt_op_param_spec rwgf_params[] = {
+	RATIO("0.01"), SIGMA("0.5"), GATE("whose weights are drawn from"),
+};
+static const mt_op_param_spec rwq_params[] = { RATIO("0.01"), GATE("whose weights are drawn from") };
+static const mt_op_param_spec rwpr_params[] = {
+	RATIO("0.01"),
+	{ "digits", MT_PARAM_INT, "2", 0, 9, 0, NULL, "round to this many decimal digits" },
+	GATE("whose weights are drawn from"),
+};
+static const mt_op_param_spec rggf_params[] = { SIGMA("0.5"), GATE("whose weights are scaled") };
+static const mt_op_param_spec rgpr_params[] = {
+	{ "bits", MT_PARAM_INT, "4", 0, 23, 0, NULL,
+	  "fractional binary digits kept: w -> round(w * 2^bits) / 2^bits" },
+	GATE("whose weights are rounded"),
+};
+static const mt_op_param_spec sc_params[] = { STEP, STATE_AUTO, DEPTH_DIRECTION };
+static const mt_op_param_spec sr_params[] = {
+	STEP,
+	{ "from", MT_PARAM_INT, "0", 0, 1e12, 0, NULL,
+	  "the earlier step whose entering state is restored (0: the initial state)" },
+	STATE("both", "the state restored: auto is c for an LSTM, h for GRU and RNN"),
+	DEPTH_DIRECTION,
+};
+static const mt_op_param_spec sgf_params[] = { STEP, SIGMA("0.5"), STATE_AUTO, DEPTH_DIRECTION };
+static const mt_op_param_spec spr_params[] = {
+	STEP,
+	{ "digits", MT_PARAM_INT, "1", 0, 9, 0, NULL, "round the state to this many decimal digits" },
+	STATE_AUTO, DEPTH_DIRECTION,
+};
+static const mt_op_param_spec gc_params[] = { STEP, GATE("cleared"), DEPTH_DIRECTION };
+static const mt_op_param_spec ggf_params[] = { STEP, SIGMA("0.5"), GATE("fuzzed"), DEPTH_DIRECTION };
+static const mt_op_param_spec gpr_params[] = {
+	STEP,
+	{ "bits", MT_PARAM_INT, "4", 0, 23, 0, NULL,
+	  "fractional binary digits kept: g -> round(g * 2^bits) / 2^bits" },
+	GATE("rounded"), DEPTH_DIRECTION,
+};
+
 static const mt_op_param_spec site_params[] = {
 	{ "site", MT_PARAM_STRING, NULL, 0, 0, 0, NULL,
 	  "the forward call to mutate (\"conv2\", \"relu@3\"; alias: layer); none: every applicable site" },
@@ -157,48 +216,70 @@ static const mt_op_param_spec src_ocg_params[] = {
 };
 
 #define N(a) (sizeof(a) / sizeof((a)[0]))
+#define WEIGHTS(name, desc, params, apply, targets, det) \
+	{ name, MT_OP_LEVEL_MODEL, MT_OP_KIND_WEIGHTS, desc, params, N(params), apply, targets, det }
+#define DYNAMIC(name, desc, params, targets, det) \
+	{ name, MT_OP_LEVEL_MODEL, MT_OP_KIND_DYNAMIC, desc, params, N(params), NULL, targets, det }
 #define SRC(name, desc, params) \
-	{ name, MT_OP_LEVEL_SOURCE, MT_OP_KIND_SOURCE, desc, params, N(params), NULL }
+	{ name, MT_OP_LEVEL_SOURCE, MT_OP_KIND_SOURCE, desc, params, N(params), NULL, \
+	  MT_OP_TARGET_ANY, 0 }
 #define SRC0(name, desc) \
-	{ name, MT_OP_LEVEL_SOURCE, MT_OP_KIND_SOURCE, desc, NULL, 0, NULL }
+	{ name, MT_OP_LEVEL_SOURCE, MT_OP_KIND_SOURCE, desc, NULL, 0, NULL, MT_OP_TARGET_ANY, 0 }
 
 static const mt_operator registry[] = {
-	{ "GF", MT_OP_LEVEL_MODEL, MT_OP_KIND_WEIGHTS,
-	  "Gaussian fuzzing: a fraction of the weights get Gaussian noise",
-	  gf_params, N(gf_params), mt_op_apply_gf },
-	{ "WS", MT_OP_LEVEL_MODEL, MT_OP_KIND_WEIGHTS,
-	  "weight shuffling: permute the incoming weights of a fraction of neurons",
-	  ratio_params, N(ratio_params), mt_op_apply_ws },
-	{ "NEB", MT_OP_LEVEL_MODEL, MT_OP_KIND_WEIGHTS,
-	  "neuron effect blocking: a fraction of neurons' outgoing weights become 0",
-	  neb_params, N(neb_params), mt_op_apply_neb },
-	{ "NAI", MT_OP_LEVEL_MODEL, MT_OP_KIND_WEIGHTS,
-	  "neuron activation inverse: negate incoming weights and bias of a fraction of neurons",
-	  ratio_params, N(ratio_params), mt_op_apply_nai },
-	{ "NS", MT_OP_LEVEL_MODEL, MT_OP_KIND_WEIGHTS,
-	  "neuron switch: pairs of neurons of a layer swap incoming weights and biases",
-	  ratio_params, N(ratio_params), mt_op_apply_ns },
+	WEIGHTS("GF", "Gaussian fuzzing: a fraction of the weights get Gaussian noise",
+		gf_params, mt_op_apply_gf, MT_OP_TARGET_ANY, 0),
+	WEIGHTS("WS", "weight shuffling: permute the incoming weights of a fraction of neurons",
+		ratio_params, mt_op_apply_ws, MT_OP_TARGET_NEURONS, 0),
+	WEIGHTS("NEB", "neuron effect blocking: a fraction of neurons' outgoing weights become 0",
+		neb_params, mt_op_apply_neb, MT_OP_TARGET_NEURONS, 0),
+	WEIGHTS("NAI", "neuron activation inverse: negate incoming weights and bias of a fraction of neurons",
+		ratio_params, mt_op_apply_nai, MT_OP_TARGET_NEURONS, 0),
+	WEIGHTS("NS", "neuron switch: pairs of neurons of a layer swap incoming weights and biases",
+		ratio_params, mt_op_apply_ns, MT_OP_TARGET_NEURONS, 0),
 	{ "LD", MT_OP_LEVEL_MODEL, MT_OP_KIND_GRAPH,
 	  "layer deactivation: remove a forward call whose input and output shapes match",
-	  site_params, N(site_params), NULL },
+	  site_params, N(site_params), NULL, MT_OP_TARGET_ANY, 1 },
 	{ "LAm", MT_OP_LEVEL_MODEL, MT_OP_KIND_GRAPH,
 	  "layer addition: repeat a shape-preserving forward call right after itself",
-	  site_params, N(site_params), NULL },
+	  site_params, N(site_params), NULL, MT_OP_TARGET_ANY, 1 },
 	{ "AFRm", MT_OP_LEVEL_MODEL, MT_OP_KIND_GRAPH,
 	  "activation function removal: an activation call becomes the identity",
-	  site_params, N(site_params), NULL },
-	{ "WPR", MT_OP_LEVEL_MODEL, MT_OP_KIND_WEIGHTS,
-	  "weight precision reduction: weights and biases cast to fp16/bf16 and back, or rounded",
-	  wpr_params, N(wpr_params), mt_op_apply_wpr },
-	{ "QNT", MT_OP_LEVEL_MODEL, MT_OP_KIND_WEIGHTS,
-	  "quantization: symmetric int8/int4 quantize-dequantize of the weights",
-	  qnt_params, N(qnt_params), mt_op_apply_qnt },
-	{ "BF", MT_OP_LEVEL_MODEL, MT_OP_KIND_WEIGHTS,
-	  "bit flip: flip one bit in each of k random float32 weights",
-	  bf_params, N(bf_params), mt_op_apply_bf },
-	{ "PRN", MT_OP_LEVEL_MODEL, MT_OP_KIND_WEIGHTS,
-	  "magnitude pruning: the smallest-magnitude fraction of the weights become 0",
-	  prn_params, N(prn_params), mt_op_apply_prn },
+	  site_params, N(site_params), NULL, MT_OP_TARGET_ANY, 1 },
+	WEIGHTS("WPR", "weight precision reduction: weights and biases cast to fp16/bf16 and back, or rounded",
+		wpr_params, mt_op_apply_wpr, MT_OP_TARGET_ANY, 1),
+	WEIGHTS("QNT", "quantization: symmetric int8/int4 quantize-dequantize of the weights",
+		qnt_params, mt_op_apply_qnt, MT_OP_TARGET_ANY, 1),
+	WEIGHTS("BF", "bit flip: flip one bit in each of k random float32 weights",
+		bf_params, mt_op_apply_bf, MT_OP_TARGET_ANY, 0),
+	WEIGHTS("PRN", "magnitude pruning: the smallest-magnitude fraction of the weights become 0",
+		prn_params, mt_op_apply_prn, MT_OP_TARGET_ANY, 1),
+	/* recurrent layers, static (weights; DeepMutation++) */
+	WEIGHTS("RWGF", "RNN weight Gaussian fuzzing: a fraction of a gate's (or all) weights w -> w*(1+sigma*z)",
+		rwgf_params, mt_op_apply_rwgf, MT_OP_TARGET_RECURRENT, 0),
+	WEIGHTS("RWQ", "RNN weight quantization: a fraction of a gate's (or all) weights become sign(w)",
+		rwq_params, mt_op_apply_rwq, MT_OP_TARGET_RECURRENT, 0),
+	WEIGHTS("RWPR", "RNN weight precision reduction: a fraction of a gate's (or all) weights rounded to decimal digits",
+		rwpr_params, mt_op_apply_rwpr, MT_OP_TARGET_RECURRENT, 0),
+	WEIGHTS("RGGF", "RNN gate Gaussian fuzzing: every weight of a gate scaled by one factor 1+sigma*z",
+		rggf_params, mt_op_apply_rggf, MT_OP_TARGET_RECURRENT, 0),
+	WEIGHTS("RGPR", "RNN gate precision reduction: every weight of a gate rounded to binary digits",
+		rgpr_params, mt_op_apply_rgpr, MT_OP_TARGET_RECURRENT, 1),
+	/* recurrent layers, dynamic (state and gates while the layer runs) */
+	DYNAMIC("SC", "state clear: the state entering the chosen steps becomes 0",
+		sc_params, MT_OP_TARGET_RECURRENT, 1),
+	DYNAMIC("SR", "state reset: the state entering the chosen steps is the one that entered an earlier step",
+		sr_params, MT_OP_TARGET_RECURRENT, 1),
+	DYNAMIC("SGF", "state Gaussian fuzzing: the state entering the chosen steps is scaled by 1+sigma*z",
+		sgf_params, MT_OP_TARGET_RECURRENT, 0),
+	DYNAMIC("SPR", "state precision reduction: the state entering the chosen steps is rounded to decimal digits",
+		spr_params, MT_OP_TARGET_RECURRENT, 1),
+	DYNAMIC("GC", "gate clear: a gate's activations at the chosen steps become 0",
+		gc_params, MT_OP_TARGET_GATED, 1),
+	DYNAMIC("GGF", "gate Gaussian fuzzing: a gate's activations at the chosen steps are scaled by 1+sigma*z",
+		ggf_params, MT_OP_TARGET_GATED, 0),
+	DYNAMIC("GPR", "gate precision reduction: a gate's activations at the chosen steps rounded to binary digits",
+		gpr_params, MT_OP_TARGET_GATED, 1),
 	/* source level (retraining): data */
 	SRC("DR", "data repetition: repeat a fraction of the training samples", src_data_params),
 	SRC("LE", "label error: a fraction of the samples get a wrong label, uniform over the others", src_data_params),
@@ -288,9 +369,13 @@ int mt_operators_print(FILE *out)
 		fprintf(out, "%-5s %-6s %s\n%-12s %s\n", op->name, level_name(op->level),
 			op->description, "", op->nparams ? params : "seed only");
 	}
-	fprintf(out, "\nweight operators (GF WS NEB NAI NS WPR QNT BF PRN) also take\n"
-		     "  layer=<name> (one layer) or layers=all|<name,...> (a global ratio;\n"
-		     "  default all linear and conv2d layers), and seed=<uint64>.\n"
+	fprintf(out, "\nweight operators (GF WS NEB NAI NS WPR QNT BF PRN RWGF RWQ RWPR RGGF RGPR)\n"
+		     "  also take layer=<name> (one layer) or layers=all|<name,...> (a global\n"
+		     "  ratio; default every layer with neurons the operator takes: linear,\n"
+		     "  convolutions, recurrent), and seed=<uint64>. R*: LSTM, GRU, RNN only.\n"
+		     "dynamic operators (SC SR SGF SPR GC GGF GPR) change a recurrent layer's\n"
+		     "  state or gates at time steps while it runs; layer=<name> (default every\n"
+		     "  recurrent layer), seed=<uint64>. Layer kinds: docs/operators.md.\n"
 		     "graph operators (LD LAm AFRm) take site=<name>: a forward call such as\n"
 		     "  conv2 or relu@3 (default: every site that can take the operator).\n"
 		     "source operators (DR ... VRM) take seed=<uint64> and the parameters\n"

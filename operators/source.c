@@ -31,6 +31,48 @@ int mt_source_config_copy(mt_config **out, const mt_config *src)
 	return mt_config_copy(out, src);
 }
 
+/* The recipe of an external training program: what the program is told
+ * (command, protocol, seed, every declared knob's value) and nothing it is
+ * not told, so that an undeclared field never tells mutants apart. The
+ * program files' content is in the cache key's data digest. */
+static int program_recipe_text(char **out, const mt_config *cfg)
+{
+	mt_strbuf sb = { 0 };
+	const mt_optim_config *o = &cfg->optim;
+
+	mt_strbuf_printf(&sb, "program command=[");
+	for (size_t i = 0; i < cfg->ncommand; i++) /* length-prefixed: any text */
+		mt_strbuf_printf(&sb, "%s%zu:%s", i ? "," : "", strlen(cfg->command[i]), cfg->command[i]);
+	mt_strbuf_printf(&sb, "] protocol=%d seed=%llu", cfg->protocol, (unsigned long long)cfg->seed);
+	for (int i = 0; i < MT_KNOB_COUNT; i++) {
+		unsigned bit = 1u << i;
+		if (!(cfg->knobs & bit))
+			continue;
+		mt_strbuf_printf(&sb, " %s=", mt_knob_name(i));
+		switch (bit) {
+		case MT_KNOB_LR: mt_strbuf_printf(&sb, "%.17g", o->lr); break;
+		case MT_KNOB_BATCH_SIZE: mt_strbuf_printf(&sb, "%lld", (long long)cfg->batch_size); break;
+		case MT_KNOB_EPOCHS: mt_strbuf_printf(&sb, "%d", cfg->epochs); break;
+		case MT_KNOB_OPTIMIZER:
+			mt_strbuf_printf(&sb, "%s,lr=%.17g,momentum=%.17g,dampening=%.17g,nesterov=%d,"
+					 "weight_decay=%.17g,betas=%.17g/%.17g,eps=%.17g,alpha=%.17g,amsgrad=%d,lr_decay=%.17g",
+					 mt_optim_kind_name(o->kind), o->lr, o->momentum, o->dampening,
+					 o->nesterov, o->weight_decay, o->beta1, o->beta2, o->eps, o->alpha,
+					 o->amsgrad, o->lr_decay);
+			break;
+		case MT_KNOB_LOSS: mt_strbuf_printf(&sb, "%s", mt_loss_kind_name(cfg->loss)); break;
+		case MT_KNOB_L1: mt_strbuf_printf(&sb, "%.17g", cfg->l1); break;
+		case MT_KNOB_L2: mt_strbuf_printf(&sb, "%.17g", cfg->l2); break;
+		case MT_KNOB_GRAD_CLIP: mt_strbuf_printf(&sb, "%.17g", cfg->grad_clip); break;
+		case MT_KNOB_DROPOUT: mt_strbuf_printf(&sb, "%.17g", cfg->dropout); break;
+		case MT_KNOB_PATIENCE: mt_strbuf_printf(&sb, "%d", cfg->patience); break;
+		case MT_KNOB_VALIDATION_SPLIT: mt_strbuf_printf(&sb, "%.17g", cfg->validation_split); break;
+		case MT_KNOB_INIT: mt_strbuf_printf(&sb, "%s", mt_init_kind_name(cfg->init)); break;
+		}
+	}
+	return src_sb_finish(out, &sb, "recipe");
+}
+
 int mt_source_recipe_text(char **out, const mt_config *cfg)
 {
 	mt_strbuf sb = { 0 };
@@ -38,6 +80,8 @@ int mt_source_recipe_text(char **out, const mt_config *cfg)
 	char *arch_text = NULL;
 
 	*out = NULL;
+	if (cfg->command)
+		return program_recipe_text(out, cfg);
 	if (cfg->architecture) {
 		mt_arch *arch = NULL;
 		/* canonical when it parses, as written otherwise */

@@ -67,6 +67,13 @@ int src_describe(mt_source_mutant *mu, const char *fmt, ...)
 /* Activation kinds in the order of the spec's choices. */
 extern const mt_layer_kind mt_src_activation_kinds[7];
 
+/* ---- source_knobs.c ---- */
+
+/* With an external training program (cfg->command): refuse (mark mu not
+ * applicable, *refused non-zero) an architecture operator, or one whose
+ * knob the program does not declare. Returns 0 or MT_E*. */
+int src_program_refusal(mt_source_mutant *mu, src_args *a, int *refused);
+
 /* ---- the operators, called by mt_source_apply (source.c) ---- */
 
 /* Data operators (source_data.c) fill order_map / labels / noise. */

@@ -333,6 +333,26 @@ static int64_t scaled(int64_t v, double factor)
 	return (int64_t)r;
 }
 
+/* RCD on the user's own training program: its one dropout knob. */
+static int rcd_knob(mt_source_mutant *mu, src_args *a)
+{
+	src_value *layer = src_arg(a, "layer"), *rate = src_arg(a, "rate");
+	double old = a->cfg->dropout;
+
+	if (layer->given)
+		return mt_error_set(MT_EINVALID, "RCD: parameter 'layer' names a layer of model.architecture, but your training program has one dropout rate ('training.hyperparameters.dropout'); expected no layer");
+	if (rate->has && rate->num >= 1)
+		return mt_error_set(MT_EINVALID, "RCD: parameter 'rate' is %g, expected a number in [0, 1)", rate->num);
+	if (!rate->has) {
+		rate->has = 1;
+		rate->num = old / 2;
+	}
+	if (same_double(rate->num, old))
+		return src_not_applicable(mu, "the dropout rate is already %g", old);
+	mu->config->dropout = rate->num;
+	return src_describe(mu, "dropout rate %g -> %g", old, rate->num);
+}
+
 int mt_src_program_apply(mt_source_mutant *mu, src_args *a)
 {
 	static const char *const arch_ops[] = { "LRs", "LAs", "AFRs", "ACH", "ARM", "AAL",
@@ -341,7 +361,12 @@ int mt_src_program_apply(mt_source_mutant *mu, src_args *a)
 	const mt_config *cfg = a->cfg;
 	mt_config *m = mu->config;
 	src_value *value = src_arg(a, "value"), *factor = src_arg(a, "factor");
+	int refused, error;
 
+	if ((error = src_program_refusal(mu, a, &refused)) < 0 || refused)
+		return error;
+	if (cfg->command && strcmp(name, "RCD") == 0)
+		return rcd_knob(mu, a);
 	for (size_t i = 0; i < sizeof(arch_ops) / sizeof(arch_ops[0]); i++)
 		if (strcmp(arch_ops[i], name) == 0)
 			return arch_op(mu, a);
@@ -417,13 +442,16 @@ int mt_src_program_apply(mt_source_mutant *mu, src_args *a)
 		m->patience = (int)(p > (1 << 30) ? (1 << 30) : p);
 		if (m->patience == cfg->patience)
 			return src_not_applicable(mu, "the patience would stay %d", cfg->patience);
-		if (m->patience > 0 && cfg->validation_split == 0)
+		/* an external program that does not declare its validation
+		 * split splits as it likes */
+		if (m->patience > 0 && cfg->validation_split == 0 &&
+		    (!cfg->command || (cfg->knobs & MT_KNOB_VALIDATION_SPLIT)))
 			return src_not_applicable(mu, "early stopping needs a validation split, and data.validation_split is 0");
 		return src_describe(mu, "early-stopping patience %d -> %d", cfg->patience, m->patience);
 	}
 	if (strcmp(name, "WCI") == 0) {
 		src_value *init = src_arg(a, "init");
-		if (!cfg->architecture)
+		if (!cfg->architecture && !cfg->command)
 			return src_not_applicable(mu, "the model is a TorchScript file, not an architecture (its weights are loaded, not initialised)");
 		if (!init->has)
 			return missing(mu, "init", "one of default|xavier_uniform|xavier_normal|kaiming_uniform|kaiming_normal|normal|uniform|zeros");
@@ -463,7 +491,8 @@ int mt_src_program_apply(mt_source_mutant *mu, src_args *a)
 	}
 	if (strcmp(name, "VRM") == 0) {
 		if (cfg->validation_split == 0)
-			return src_not_applicable(mu, "data.validation_split is already 0");
+			return src_not_applicable(mu, "%s is already 0", cfg->command ?
+						  "training.hyperparameters.validation_split" : "data.validation_split");
 		m->validation_split = 0;
 		return src_describe(mu, "validation split %g -> 0 (train on every sample)", cfg->validation_split);
 	}

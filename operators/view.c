@@ -1,7 +1,9 @@
 /*
- * The model view: float32 copies of a module's linear / conv2d (and other)
- * weights that the weight operators mutate. The runner fills it from the
- * module and writes back only the tensors an operator marks as changed.
+ * The model view: float32 copies of a module's parametric layers (linear,
+ * convolutions, embeddings, normalisation, recurrent layers) that the
+ * weight operators mutate. The runner fills it from the module and writes
+ * back only the tensors an operator marks as changed. Recognising the
+ * layers from tensor names, shapes and class names is in view_kinds.c.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -19,14 +21,19 @@ int mt_model_view_new(mt_model_view **out)
 	return 0;
 }
 
+static void layer_dispose(mt_view_layer *l)
+{
+	free(l->weight);
+	free(l->bias);
+	free(l->parts);
+}
+
 void mt_model_view_free(mt_model_view *view)
 {
 	if (!view)
 		return;
-	for (size_t i = 0; i < view->nlayers; i++) {
-		free(view->layers[i].weight);
-		free(view->layers[i].bias);
-	}
+	for (size_t i = 0; i < view->nlayers; i++)
+		layer_dispose(&view->layers[i]);
 	free(view->layers);
 	free(view);
 }
@@ -42,9 +49,61 @@ static int copy_name(char *dst, const char *src, const char *what)
 	return 0;
 }
 
-int mt_model_view_add(mt_model_view *view, const char *name, int ndim,
-		      const int64_t *shape, const float *weight, int has_bias,
-		      const float *bias)
+static mt_view_kind kind_from_ndim(int ndim)
+{
+	switch (ndim) {
+	case 2: return MT_VIEW_LINEAR;
+	case 3: return MT_VIEW_CONV1D;
+	case 4: return MT_VIEW_CONV2D;
+	case 5: return MT_VIEW_CONV3D;
+	default: return MT_VIEW_OTHER;
+	}
+}
+
+static int add_part(mt_view_layer *l, const char *name, mt_view_role role, int is_bias,
+		    int64_t offset, int64_t numel, int64_t rows, int depth, int direction)
+{
+	mt_view_part *grown = realloc(l->parts, (l->nparts + 1) * sizeof(*grown));
+	if (!grown)
+		return mt_error_set(MT_ENOMEM, "model view: out of memory");
+	l->parts = grown;
+	mt_view_part *p = &l->parts[l->nparts];
+	memset(p, 0, sizeof(*p));
+	int rc = copy_name(p->name, name, "tensor name");
+	if (rc < 0)
+		return rc;
+	p->role = role;
+	p->is_bias = is_bias;
+	p->offset = offset;
+	p->numel = numel;
+	p->rows = rows;
+	p->depth = depth;
+	p->direction = direction;
+	l->nparts++;
+	return 0;
+}
+
+/* A new zeroed layer at the end of view (not yet counted in nlayers). */
+static int grow(mt_view_layer **out, mt_model_view *view, const char *name)
+{
+	mt_view_layer *grown = realloc(view->layers, (view->nlayers + 1) * sizeof(*grown));
+	if (!grown)
+		return mt_error_set(MT_ENOMEM, "model view: out of memory");
+	view->layers = grown;
+	mt_view_layer *l = &view->layers[view->nlayers];
+	memset(l, 0, sizeof(*l));
+	int rc = copy_name(l->name, name, "layer name");
+	if (rc < 0)
+		return rc;
+	if (strlen(name) + 8 >= MT_VIEW_MAX_NAME)
+		return mt_error_set(MT_EINVALID, "model view: layer name '%.40s...' is too long",
+				    name);
+	*out = l;
+	return 0;
+}
+
+int mt_model_view_add_kind(mt_model_view *view, const char *name, mt_view_kind kind,
+			   int ndim, const int64_t *shape, int64_t nbias, int64_t groups)
 {
 	if (ndim < 1 || ndim > 8)
 		return mt_error_set(MT_EINVALID,
@@ -58,92 +117,101 @@ int mt_model_view_add(mt_model_view *view, const char *name, int ndim,
 					    name, d, (long long)shape[d]);
 		numel *= shape[d];
 	}
-	mt_view_layer *grown = realloc(view->layers,
-				       (view->nlayers + 1) * sizeof(*grown));
-	if (!grown)
-		return mt_error_set(MT_ENOMEM, "model view: out of memory");
-	view->layers = grown;
-	mt_view_layer *l = &view->layers[view->nlayers];
-	memset(l, 0, sizeof(*l));
-	int rc;
-	if ((rc = copy_name(l->name, name, "layer name")) < 0)
+	mt_view_layer *l;
+	int rc = grow(&l, view, name);
+	if (rc < 0)
 		return rc;
-	if (strlen(name) + 8 >= MT_VIEW_MAX_NAME)
-		return mt_error_set(MT_EINVALID, "model view: layer name '%.40s...' is too long",
-				    name);
 	snprintf(l->weight_name, sizeof(l->weight_name), "%s.weight", name);
-	l->kind = ndim == 2 ? MT_VIEW_LINEAR : ndim == 4 ? MT_VIEW_CONV2D : MT_VIEW_OTHER;
+	l->kind = kind;
 	l->ndim = ndim;
 	memcpy(l->shape, shape, (size_t)ndim * sizeof(int64_t));
 	l->numel = numel;
+	l->groups = groups > 0 ? groups : 1;
 	l->weight = calloc((size_t)numel, sizeof(float));
-	if (!l->weight)
-		return mt_error_set(MT_ENOMEM, "model view: out of memory for '%s'", name);
-	if (weight)
-		memcpy(l->weight, weight, (size_t)numel * sizeof(float));
-	if (has_bias) {
+	if (!l->weight) {
+		rc = mt_error_set(MT_ENOMEM, "model view: out of memory for '%s'", name);
+		goto fail;
+	}
+	if ((rc = add_part(l, l->weight_name, MT_VIEW_PART_WEIGHT, 0, 0, numel, shape[0], 0, 0)) < 0)
+		goto fail;
+	if (nbias > 0) {
 		snprintf(l->bias_name, sizeof(l->bias_name), "%s.bias", name);
-		l->nbias = shape[0];
-		l->bias = calloc((size_t)l->nbias, sizeof(float));
+		l->nbias = nbias;
+		l->bias = calloc((size_t)nbias, sizeof(float));
 		if (!l->bias) {
-			free(l->weight);
-			return mt_error_set(MT_ENOMEM, "model view: out of memory for '%s'", name);
+			rc = mt_error_set(MT_ENOMEM, "model view: out of memory for '%s'", name);
+			goto fail;
 		}
-		if (bias)
-			memcpy(l->bias, bias, (size_t)l->nbias * sizeof(float));
+		if ((rc = add_part(l, l->bias_name, MT_VIEW_PART_BIAS, 1, 0, nbias, nbias, 0, 0)) < 0)
+			goto fail;
 	}
 	view->nlayers++;
 	return 0;
+fail:
+	layer_dispose(l);
+	return rc;
 }
 
-static int ends_with(const char *s, const char *suffix, size_t *prefix_len)
+int mt_model_view_add(mt_model_view *view, const char *name, int ndim,
+		      const int64_t *shape, const float *weight, int has_bias,
+		      const float *bias)
 {
-	size_t n = strlen(s), m = strlen(suffix);
-	if (n <= m || strcmp(s + n - m, suffix) != 0)
-		return 0;
-	*prefix_len = n - m;
-	return 1;
-}
-
-int mt_model_view_from_tensors(mt_model_view **out, const mt_tensor_info *infos,
-			       size_t count)
-{
-	mt_model_view *view = NULL;
-	int rc = mt_model_view_new(&view);
+	int rc = mt_model_view_add_kind(view, name, kind_from_ndim(ndim), ndim, shape,
+					has_bias && ndim >= 1 ? shape[0] : 0, 1);
 	if (rc < 0)
 		return rc;
-	for (size_t i = 0; i < count; i++) {
-		size_t plen;
-		if (infos[i].is_buffer || !ends_with(infos[i].name, ".weight", &plen))
-			continue;
-		char prefix[MT_VIEW_MAX_NAME];
-		if (plen >= sizeof(prefix)) {
-			rc = mt_error_set(MT_EINVALID, "model view: parameter name '%.40s...' is too long",
-					  infos[i].name);
-			goto cleanup;
-		}
-		memcpy(prefix, infos[i].name, plen);
-		prefix[plen] = '\0';
-		/* the bias: a parameter "<prefix>.bias" with shape[0] elements */
-		int has_bias = 0;
-		for (size_t j = 0; j < count; j++) {
-			size_t blen;
-			if (!infos[j].is_buffer && ends_with(infos[j].name, ".bias", &blen) &&
-			    blen == plen && strncmp(infos[j].name, prefix, plen) == 0 &&
-			    infos[j].ndim == 1 && infos[i].ndim >= 1 &&
-			    infos[j].shape[0] == infos[i].shape[0]) {
-				has_bias = 1;
-				break;
-			}
-		}
-		if ((rc = mt_model_view_add(view, prefix, infos[i].ndim, infos[i].shape,
-					    NULL, has_bias, NULL)) < 0)
-			goto cleanup;
-	}
-	*out = view;
+	mt_view_layer *l = &view->layers[view->nlayers - 1];
+	if (weight)
+		memcpy(l->weight, weight, (size_t)l->numel * sizeof(float));
+	if (bias && l->bias)
+		memcpy(l->bias, bias, (size_t)l->nbias * sizeof(float));
 	return 0;
-cleanup:
-	mt_model_view_free(view);
+}
+
+/* Used by view_kinds.c: a recurrent layer from its parts (names, roles,
+ * sizes, depth, direction already in `parts`; offsets are assigned here in
+ * the given order, weights and biases separately). */
+int mt_model_view_add_recurrent(mt_model_view *view, const char *name, mt_view_kind kind,
+				int gates, int64_t hidden, int64_t proj, int depths,
+				int directions, const mt_view_part *parts, size_t nparts)
+{
+	mt_view_layer *l;
+	int rc = grow(&l, view, name);
+	if (rc < 0)
+		return rc;
+	l->kind = kind;
+	l->gates = gates;
+	l->hidden = hidden;
+	l->proj = proj;
+	l->depths = depths;
+	l->directions = directions;
+	l->groups = 1;
+	for (size_t i = 0; i < nparts; i++) {
+		const mt_view_part *p = &parts[i];
+		int64_t *total = p->is_bias ? &l->nbias : &l->numel;
+		if ((rc = add_part(l, p->name, p->role, p->is_bias, *total, p->numel, p->rows,
+				   p->depth, p->direction)) < 0)
+			goto fail;
+		*total += p->numel;
+		if (!p->is_bias && !l->weight_name[0])
+			snprintf(l->weight_name, sizeof(l->weight_name), "%s", p->name);
+	}
+	l->ndim = 1;
+	l->shape[0] = l->numel;
+	if (l->numel < 1) {
+		rc = mt_error_set(MT_EINVALID, "model view: recurrent layer '%s' has no weights", name);
+		goto fail;
+	}
+	l->weight = calloc((size_t)l->numel, sizeof(float));
+	l->bias = l->nbias ? calloc((size_t)l->nbias, sizeof(float)) : NULL;
+	if (!l->weight || (l->nbias && !l->bias)) {
+		rc = mt_error_set(MT_ENOMEM, "model view: out of memory for '%s'", name);
+		goto fail;
+	}
+	view->nlayers++;
+	return 0;
+fail:
+	layer_dispose(l);
 	return rc;
 }
 
@@ -153,18 +221,37 @@ int mt_model_view_copy(mt_model_view **out, const mt_model_view *src)
 	int rc = mt_model_view_new(&view);
 	if (rc < 0)
 		return rc;
+	if (src->nlayers &&
+	    !(view->layers = calloc(src->nlayers, sizeof(*view->layers)))) {
+		rc = mt_error_set(MT_ENOMEM, "model view: out of memory");
+		goto fail;
+	}
 	for (size_t i = 0; i < src->nlayers; i++) {
-		const mt_view_layer *l = &src->layers[i];
-		if ((rc = mt_model_view_add(view, l->name, l->ndim, l->shape, l->weight,
-					    l->bias != NULL, l->bias)) < 0) {
-			mt_model_view_free(view);
-			return rc;
+		const mt_view_layer *s = &src->layers[i];
+		mt_view_layer *l = &view->layers[i];
+		*l = *s;
+		l->weight = NULL;
+		l->bias = NULL;
+		l->parts = NULL;
+		view->nlayers = i + 1;
+		l->weight = malloc((size_t)s->numel * sizeof(float));
+		l->bias = s->bias ? malloc((size_t)s->nbias * sizeof(float)) : NULL;
+		l->parts = s->nparts ? malloc(s->nparts * sizeof(*s->parts)) : NULL;
+		if (!l->weight || (s->bias && !l->bias) || (s->nparts && !l->parts)) {
+			rc = mt_error_set(MT_ENOMEM, "model view: out of memory copying '%s'", s->name);
+			goto fail;
 		}
-		view->layers[i].weight_changed = l->weight_changed;
-		view->layers[i].bias_changed = l->bias_changed;
+		memcpy(l->weight, s->weight, (size_t)s->numel * sizeof(float));
+		if (s->bias)
+			memcpy(l->bias, s->bias, (size_t)s->nbias * sizeof(float));
+		if (s->nparts)
+			memcpy(l->parts, s->parts, s->nparts * sizeof(*s->parts));
 	}
 	*out = view;
 	return 0;
+fail:
+	mt_model_view_free(view);
+	return rc;
 }
 
 int mt_model_view_restore(mt_model_view *view, const mt_model_view *original)
@@ -176,7 +263,8 @@ int mt_model_view_restore(mt_model_view *view, const mt_model_view *original)
 	for (size_t i = 0; i < view->nlayers; i++) {
 		mt_view_layer *l = &view->layers[i];
 		const mt_view_layer *o = &original->layers[i];
-		if (l->numel != o->numel || (l->bias == NULL) != (o->bias == NULL))
+		if (l->numel != o->numel || (l->bias == NULL) != (o->bias == NULL) ||
+		    l->nbias != o->nbias)
 			return mt_error_set(MT_EINVALID,
 					    "model view: layer '%s' differs in shape from the original, expected the same layout",
 					    l->name);

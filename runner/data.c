@@ -68,6 +68,13 @@ int mt_runner_load_dataset(mt_dataset **out, const mt_config *cfg, mt_split whic
 	}
 	if (error < 0)
 		goto cleanup;
+	/* An empty set would run and report every mutant Survived. */
+	if (mt_dataset_count(ds) == 0) {
+		error = mt_error_set(MT_EINVALID, "%s: the %s set holds no samples, "
+				     "expected at least one", mt_dataset_name(ds),
+				     which == MT_SPLIT_TRAIN ? "training" : "test");
+		goto cleanup;
+	}
 	if (cfg->has_input_shape && memcmp(mt_dataset_shape(ds), cfg->input_shape,
 					   sizeof(cfg->input_shape)) != 0) {
 		const int64_t *s = mt_dataset_shape(ds);

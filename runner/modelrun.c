@@ -16,61 +16,15 @@
 #include "mutorch/resultlog.h"
 #include "mutorch/runner.h"
 #include "mutorch/shim.h"
-#include "mutorch/shim_partial.h"
-#include "cut_cache.h"
-#include "runner_internal.h"
+#include "modelrun_internal.h"
 
 #include <jansson.h>
 #include <math.h>
-#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
 #include <unistd.h>
-
-#define PARTIAL_BUDGET ((size_t)1 << 30) /* bytes of cached activations */
-
-/* The data and model shared by planning, the workers and export. */
-typedef struct {
-	mt_dataset *test;
-	mt_tensor *x, *y;
-	mt_module *model;
-	mt_mutator *mutator;
-} model_setup;
-
-static void setup_dispose(model_setup *s)
-{
-	mt_mutator_free(s->mutator);
-	mt_module_free(s->model);
-	mt_tensor_free(s->x);
-	mt_tensor_free(s->y);
-	mt_dataset_free(s->test);
-	memset(s, 0, sizeof(*s));
-}
-
-static int setup_load(model_setup *s, const mt_config *cfg, int with_data)
-{
-	int error;
-	memset(s, 0, sizeof(*s));
-	if (with_data &&
-	    ((error = mt_runner_load_dataset(&s->test, cfg, MT_SPLIT_TEST)) < 0 ||
-	     (error = mt_runner_tensors(&s->x, &s->y, cfg, s->test)) < 0))
-		goto fail;
-	if ((error = mt_runner_trained_model(&s->model, NULL, cfg, NULL)) < 0 ||
-	    (error = mt_module_set_training(s->model, 0)) < 0)
-		goto fail;
-	if (!cfg->has_input_shape) {
-		error = mt_error_set(MT_EINVALID, "%s: model.input_shape is required for mutation runs", cfg->path);
-		goto fail;
-	}
-	if ((error = mt_mutator_new(&s->mutator, s->model, cfg->input_shape)) < 0)
-		goto fail;
-	return 0;
-fail:
-	setup_dispose(s);
-	return error;
-}
 
 int mt_model_plan(mt_plan **plan, const mt_config *cfg)
 {
@@ -81,152 +35,11 @@ int mt_model_plan(mt_plan **plan, const mt_config *cfg)
 	*plan = NULL;
 	if (cfg->nmodel_level == 0)
 		return mt_error_set(MT_EINVALID, "%s: no mutation.model_level operators configured", cfg->path);
-	if ((error = setup_load(&s, cfg, 0)) < 0)
+	if ((error = mt_mr_setup_load(&s, cfg, 0)) < 0)
 		return error;
 	mt_mutator_plan_model(&pm, s.mutator);
 	error = mt_plan_model_level(plan, cfg, &pm);
-	setup_dispose(&s);
-	return error;
-}
-
-/* ---- worker ------------------------------------------------------------ */
-
-static json_t *evaluate_one(const mt_config *cfg, model_setup *s, mt_cut_cache *cc,
-			    const mt_mutant_desc *d, const int64_t *original,
-			    int64_t *pred, float *logits, int64_t n)
-{
-	const int64_t *labels = mt_dataset_labels(s->test);
-	mt_module *model = NULL;
-	mt_op_result res;
-	mt_partial *p = NULL;
-	json_t *rec = json_object(), *diff;
-	double t0 = mt_clock_now();
-	int64_t correct = 0, nout = 0;
-	int error;
-
-	mt_runner_test_fault_hooks(d->id);
-	if ((error = mt_mutator_apply(&model, &res, s->mutator, cfg, d)) < 0) {
-		json_object_set_new(rec, "status", json_string("RuntimeError"));
-		json_object_set_new(rec, "reason", json_string(mt_error_last()));
-		mt_mutator_restore(s->mutator);
-		goto done;
-	}
-	if (res.not_applicable) {
-		json_object_set_new(rec, "status", json_string("Ignored"));
-		json_object_set_new(rec, "reason", json_string(res.reason));
-		mt_mutator_restore(s->mutator);
-		goto done;
-	}
-	if (!mt_mutator_is_graph(s->mutator)) {
-		size_t nchanged;
-		const char *const *changed = mt_mutator_changed(s->mutator, &nchanged);
-		if (nchanged > 0)
-			p = mt_cut_cache_get(cc, s->model, s->x, changed, nchanged, cfg->eval_batch_size);
-	}
-	if (p)
-		error = mt_partial_predict(pred, logits, p, 0);
-	else
-		error = mt_module_predict(pred, logits, &nout, model, s->x, cfg->eval_batch_size);
-	if (error < 0) {
-		json_object_set_new(rec, "status", json_string("RuntimeError"));
-		json_object_set_new(rec, "reason", json_string(mt_error_last()));
-		mt_mutator_restore(s->mutator);
-		goto done;
-	}
-	if ((error = mt_mutator_restore(s->mutator)) < 0) {
-		/* The trained weights could not be put back: this worker is
-		 * unusable. Dying makes the parent record it and start afresh. */
-		fprintf(stderr, "mutorch worker: cannot restore the model: %s\n", mt_error_last());
-		exit(1);
-	}
-	nout = p ? mt_partial_num_outputs(p) : (nout ? nout : cfg->num_classes);
-	for (int64_t i = 0; i < n * nout; i++)
-		if (!isfinite(logits[i])) {
-			json_object_set_new(rec, "status", json_string("RuntimeError"));
-			json_object_set_new(rec, "reason", json_string("the mutant's outputs contain NaN or infinity"));
-			goto done;
-		}
-	diff = json_array();
-	for (int64_t i = 0; i < n; i++) {
-		correct += pred[i] == labels[i];
-		if (pred[i] != original[i])
-			json_array_append_new(diff, json_pack("[I,I]", (json_int_t)i, (json_int_t)pred[i]));
-	}
-	json_object_set_new(rec, "status", json_string("Evaluated"));
-	json_object_set_new(rec, "accuracy", json_real(n ? (double)correct / (double)n : 0));
-	json_object_set_new(rec, "diff", diff);
-done:
-	json_object_set_new(rec, "seconds", json_real(mt_clock_now() - t0));
-	return rec;
-}
-
-typedef struct {
-	const mt_config *cfg;
-	model_setup *s;
-	mt_cut_cache *cc;
-	const mt_plan *plan;
-	const char *plan_path;
-	const int64_t *original;
-	int64_t *pred;
-	float *logits;
-	int64_t n;
-} worker_state;
-
-static int serve_mutant(char **payload, void *ctx, size_t task)
-{
-	worker_state *ws = ctx;
-	const mt_mutant_desc *d = mt_plan_at(ws->plan, task);
-	json_t *rec;
-
-	if (!d)
-		return mt_error_set(MT_EINVALID, "worker: no task %zu in %s", task, ws->plan_path);
-	rec = evaluate_one(ws->cfg, ws->s, ws->cc, d, ws->original, ws->pred, ws->logits, ws->n);
-	*payload = rec ? json_dumps(rec, JSON_COMPACT) : NULL;
-	json_decref(rec);
-	return *payload ? 0 : mt_error_oom();
-}
-
-int mt_model_worker(const mt_config *cfg, const char *run_dir)
-{
-	model_setup s;
-	mt_plan *plan = NULL;
-	mt_cut_cache *cc = NULL;
-	worker_state ws;
-	char *plan_path = mt_io_path_join(run_dir, "plan.json");
-	int64_t n, nout = 0, *original = NULL, *pred = NULL;
-	float *logits = NULL;
-	int error;
-
-	if ((error = setup_load(&s, cfg, 1)) < 0 ||
-	    (error = mt_cut_cache_new(&cc, PARTIAL_BUDGET)) < 0)
-		goto cleanup;
-	if ((error = mt_plan_load(&plan, plan_path)) < 0)
-		goto cleanup;
-	n = mt_dataset_count(s.test);
-	original = malloc(sizeof(int64_t) * (size_t)n);
-	pred = malloc(sizeof(int64_t) * (size_t)n);
-	logits = malloc(sizeof(float) * (size_t)n * (size_t)(cfg->num_classes > 0 ? cfg->num_classes : 1) * 4);
-	if (!original || !pred || !logits) {
-		error = mt_error_oom();
-		goto cleanup;
-	}
-	if ((error = mt_module_predict(original, logits, &nout, s.model, s.x, cfg->eval_batch_size)) < 0)
-		goto cleanup;
-	if (nout > cfg->num_classes * 4) {
-		error = mt_error_set(MT_EINVALID, "%s: the model has %lld outputs but data.classes is %d",
-				     cfg->path, (long long)nout, cfg->num_classes);
-		goto cleanup;
-	}
-	ws = (worker_state){cfg, &s, cc, plan, plan_path, original, pred, logits, n};
-	error = mt_pool_serve(serve_mutant, &ws);
-cleanup:
-	mt_cut_cache_free(cc);
-	free(original);
-	free(pred);
-	free(logits);
-	free(plan_path);
-	mt_plan_free(plan);
-	setup_dispose(&s);
+	mt_mr_setup_dispose(&s);
 	return error;
 }
 
@@ -241,6 +54,7 @@ typedef struct {
 	size_t total, done, killed, errors;
 	double start, last_draw;
 	const mt_run_options *o;
+	const mt_resultlog_model_schema *schema;
 } run_state;
 
 static int record_is_killed(const run_state *rs, json_t *rec)
@@ -308,6 +122,8 @@ static int record_result(run_state *rs, size_t task, json_t *rec)
 	return 0;
 }
 
+static int accept_result(run_state *rs, size_t task, json_t *rec);
+
 static int on_result(void *ctx, size_t task, const char *payload)
 {
 	run_state *rs = ctx;
@@ -316,9 +132,60 @@ static int on_result(void *ctx, size_t task, const char *payload)
 	int error;
 	if (!rec)
 		return mt_error_set(MT_ERROR, "worker sent a malformed result for task %zu: %s", task, jerr.text);
+	error = accept_result(rs, task, rec);
+	json_decref(rec);
+	return error;
+}
+
+/* A mutant's result from a worker (or this process): checked as the log
+ * checks it on reading, then recorded. Consumes no reference. */
+static int accept_result(run_state *rs, size_t task, json_t *rec)
+{
+	const mt_mutant_desc *d = mt_plan_at(rs->plan, task);
+	char why[512];
+	int error;
+
+	/* What the log would refuse on reading is not recorded either. */
+	json_object_set_new(rec, "id", json_string(d->id));
+	json_incref(rec);
+	if (mt_resultlog_check_model(rs->schema, rec, why, sizeof(why)) != 0) {
+		char reason[700];
+		snprintf(reason, sizeof(reason), "the worker's result failed the record check: %s", why);
+		json_decref(rec);
+		rec = json_pack("{s:s, s:s}", "status", "RuntimeError", "reason", reason);
+		if (!rec)
+			return mt_error_oom();
+	}
 	error = record_result(rs, task, rec);
 	json_decref(rec);
 	return error;
+}
+
+/* The plan's ids, for the record check. */
+static int plan_has_id(const void *ctx, const char *id)
+{
+	return json_object_get((const json_t *)ctx, id) != NULL;
+}
+
+/* Say what the log held that cannot be trusted: every such mutant is
+ * evaluated again. */
+static void report_damage(const mt_resultlog_contents *c, const char *path)
+{
+	size_t i, shown = 0;
+	json_t *d;
+	if (c->format == 1)
+		fprintf(stderr, "mutorch: %s is a result log of mutorch 0.1 (format 1, no checksums): its "
+			"records were checked and it is rewritten in format %d\n", path, MT_RESULTLOG_FORMAT);
+	json_array_foreach(c->damage, i, d) {
+		if (shown++ == 20) {
+			fprintf(stderr, "mutorch: warning: %s: %zu more damaged records\n", path,
+				json_array_size(c->damage) - 20);
+			break;
+		}
+		fprintf(stderr, "mutorch: warning: %s:%lld: damaged record dropped (%s); its mutant is "
+			"evaluated again\n", path, (long long)json_integer_value(json_object_get(d, "line")),
+			json_string_value(json_object_get(d, "reason")));
+	}
 }
 
 static int on_failure(void *ctx, size_t task, mt_pool_failure kind, const char *reason)
@@ -328,6 +195,30 @@ static int on_failure(void *ctx, size_t task, mt_pool_failure kind, const char *
 				"reason", reason);
 	int error = record_result(rs, task, rec);
 	json_decref(rec);
+	return error;
+}
+
+/* o->in_process: the pending mutants one after another in this process
+ * (no crash or time-limit isolation), as a worker would. */
+static int evaluate_here(run_state *rs, const mt_config *cfg, model_setup *s, const size_t *tasks,
+			 size_t ntasks)
+{
+	int64_t *pred = malloc(sizeof(int64_t) * (size_t)(rs->n ? rs->n : 1));
+	float *logits = malloc(sizeof(float) * (size_t)(rs->n ? rs->n : 1) * (size_t)cfg->num_classes);
+	mt_cut_cache *cc = NULL;
+	int error = mt_cut_cache_new(&cc, PARTIAL_BUDGET);
+
+	if (error == 0 && (!pred || !logits))
+		error = mt_error_oom();
+	for (size_t k = 0; k < ntasks && error == 0; k++) {
+		json_t *rec = mt_mr_evaluate_one(cfg, s, cc, mt_plan_at(rs->plan, tasks[k]), rs->original,
+					   pred, logits, rs->n);
+		error = rec ? accept_result(rs, tasks[k], rec) : mt_error_oom();
+		json_decref(rec);
+	}
+	mt_cut_cache_free(cc);
+	free(pred);
+	free(logits);
 	return error;
 }
 
@@ -443,10 +334,12 @@ int mt_model_run(mt_killmatrix **km_out, const mt_config *cfg, const mt_run_opti
 	mt_plan *plan = NULL, *old_plan = NULL;
 	model_setup s;
 	mt_killmatrix *km = NULL;
-	json_t *records = NULL, *by_id = json_object(), *rec;
+	json_t *by_id = json_object(), *plan_ids = json_object(), *rec;
+	mt_resultlog_contents contents;
+	mt_resultlog_model_schema schema;
+	mt_resultlog_schema log_schema;
 	size_t *pending = NULL, npending = 0, i;
-	int64_t *original = NULL, n, nout = 0;
-	float *logits = NULL;
+	int64_t *original = NULL, n = 0;
 	run_state rs;
 	double t0;
 	int error;
@@ -454,8 +347,11 @@ int mt_model_run(mt_killmatrix **km_out, const mt_config *cfg, const mt_run_opti
 	*km_out = NULL;
 	memset(&s, 0, sizeof(s));
 	memset(&rs, 0, sizeof(rs));
+	memset(&contents, 0, sizeof(contents));
+	memset(&schema, 0, sizeof(schema));
+	memset(&log_schema, 0, sizeof(log_schema));
 	if (!(plan_path = mt_io_path_join(dir, "plan.json")) || !(log_path = mt_io_path_join(dir, "results.jsonl")) ||
-	    !(km_path = mt_io_path_join(dir, "killmatrix.mtkm")) || !by_id) {
+	    !(km_path = mt_io_path_join(dir, "killmatrix.mtkm")) || !by_id || !plan_ids) {
 		error = mt_error_oom();
 		goto cleanup;
 	}
@@ -464,9 +360,20 @@ int mt_model_run(mt_killmatrix **km_out, const mt_config *cfg, const mt_run_opti
 	if (o->force && (error = remove_run_files(dir)) < 0)
 		goto cleanup;
 
-	/* Plan, and the original's predictions (T', classes). */
-	if ((error = setup_load(&s, cfg, 1)) < 0)
+	/* The original's predictions (T', classes), checked before anything
+	 * is built on them, and the plan. */
+	if ((error = mt_mr_setup_load(&s, cfg, 1)) < 0)
 		goto cleanup;
+	n = mt_dataset_count(s.test);
+	if (!(original = malloc(sizeof(int64_t) * (size_t)(n ? n : 1)))) {
+		error = mt_error_oom();
+		goto cleanup;
+	}
+	t0 = mt_clock_now();
+	if ((error = mt_runner_predict_original(original, s.model, s.x, n, cfg, s.model_name,
+						o->eval_timeout)) < 0)
+		goto cleanup;
+	t0 = mt_clock_now() - t0;
 	{
 		mt_plan_model pm;
 		if (cfg->nmodel_level == 0) {
@@ -490,26 +397,27 @@ int mt_model_run(mt_killmatrix **km_out, const mt_config *cfg, const mt_run_opti
 	} else if ((error = mt_plan_save(plan, plan_path)) < 0) {
 		goto cleanup;
 	}
-	n = mt_dataset_count(s.test);
-	original = malloc(sizeof(int64_t) * (size_t)n);
-	logits = malloc(sizeof(float) * (size_t)n * (size_t)cfg->num_classes * 4);
-	if (!original || !logits) {
-		error = mt_error_oom();
-		goto cleanup;
-	}
-	t0 = mt_clock_now();
-	if ((error = mt_module_predict(original, logits, &nout, s.model, s.x, cfg->eval_batch_size)) < 0)
-		goto cleanup;
-	t0 = mt_clock_now() - t0;
 
-	/* What is recorded already. */
-	if ((error = mt_resultlog_open(&rs.log, &records, log_path)) < 0)
+	/* What is recorded already, checked record by record. */
+	for (i = 0; i < mt_plan_count(plan); i++)
+		if (json_object_set_new(plan_ids, mt_plan_at(plan, i)->id, json_true()) < 0) {
+			error = mt_error_oom();
+			goto cleanup;
+		}
+	schema.id_known = plan_has_id;
+	schema.id_ctx = plan_ids;
+	schema.n_inputs = n;
+	schema.n_classes = cfg->num_classes;
+	schema.original = original;
+	schema.labels = mt_dataset_labels(s.test);
+	log_schema.check = mt_resultlog_check_model;
+	log_schema.ctx = &schema;
+	log_schema.unique_key = "id";
+	if ((error = mt_resultlog_open(&rs.log, &contents, log_path, &log_schema)) < 0)
 		goto cleanup;
-	json_array_foreach(records, i, rec) {
-		const char *id = json_string_value(json_object_get(rec, "id"));
-		if (id)
-			json_object_set(by_id, id, rec);
-	}
+	report_damage(&contents, log_path);
+	json_array_foreach(contents.records, i, rec)
+		json_object_set(by_id, json_string_value(json_object_get(rec, "id")), rec);
 	if (!(pending = malloc(sizeof(size_t) * (mt_plan_count(plan) + 1)))) {
 		error = mt_error_oom();
 		goto cleanup;
@@ -527,13 +435,18 @@ int mt_model_run(mt_killmatrix **km_out, const mt_config *cfg, const mt_run_opti
 	rs.done = rs.total - npending;
 	rs.start = mt_clock_now();
 	rs.o = o;
-	json_array_foreach(records, i, rec)
+	rs.schema = &schema;
+	json_array_foreach(contents.records, i, rec)
 		rs.killed += (size_t)record_is_killed(&rs, rec);
 	if (o->progress)
 		fprintf(o->progress, "%zu mutants planned, %zu recorded, %zu to evaluate with %d worker%s; results in %s\n",
 			rs.total, rs.total - npending, npending, o->jobs, o->jobs == 1 ? "" : "s", dir);
 
-	if (npending > 0) {
+	if (npending > 0 && o->in_process) {
+		if ((error = evaluate_here(&rs, cfg, &s, pending, npending)) < 0)
+			goto cleanup;
+		draw_progress(&rs, 1);
+	} else if (npending > 0) {
 		char *argv[] = {(char *)o->self_exe, "worker", (char *)o->config_path,
 				"--run-dir", (char *)dir, NULL};
 		mt_pool_options po;
@@ -561,18 +474,18 @@ int mt_model_run(mt_killmatrix **km_out, const mt_config *cfg, const mt_run_opti
 	km = NULL;
 cleanup:
 	mt_resultlog_free(rs.log);
-	json_decref(records);
+	mt_resultlog_contents_dispose(&contents);
 	json_decref(by_id);
+	json_decref(plan_ids);
 	free(pending);
 	free(original);
-	free(logits);
 	free(plan_path);
 	free(log_path);
 	free(km_path);
 	mt_plan_free(plan);
 	mt_plan_free(old_plan);
 	mt_killmatrix_free(km);
-	setup_dispose(&s);
+	mt_mr_setup_dispose(&s);
 	return error;
 }
 
@@ -586,7 +499,7 @@ int mt_model_export_mutant(const mt_config *cfg, const char *id, const char *pat
 	size_t idx;
 	int error;
 
-	if ((error = setup_load(&s, cfg, 0)) < 0)
+	if ((error = mt_mr_setup_load(&s, cfg, 0)) < 0)
 		return error;
 	mt_mutator_plan_model(&pm, s.mutator);
 	if ((error = mt_plan_model_level(&plan, cfg, &pm)) < 0 ||
@@ -597,10 +510,16 @@ int mt_model_export_mutant(const mt_config *cfg, const char *id, const char *pat
 		error = mt_error_set(MT_EINVALID, "mutant %s is not applicable: %s", id, res.reason);
 		goto cleanup;
 	}
+	if (mt_mutator_is_dynamic(s.mutator)) {
+		error = mt_error_set(MT_EINVALID, "mutant %s is a dynamic RNN mutant (%s): it changes the recurrent layer's state or gates while it runs, not the module, so there is no TorchScript file to write",
+				     id, mt_plan_at(plan, idx)->op);
+		mt_mutator_restore(s.mutator);
+		goto cleanup;
+	}
 	error = mt_module_save(model, path);
 	mt_mutator_restore(s.mutator);
 cleanup:
 	mt_plan_free(plan);
-	setup_dispose(&s);
+	mt_mr_setup_dispose(&s);
 	return error;
 }

@@ -8,12 +8,18 @@
 #include "mutorch/plan.h"
 #include "mutorch/rng.h"
 #include "mutorch/shim.h"
+#include "external.h"
 #include "source_internal.h"
 
+#include <errno.h>
+#include <fcntl.h>
 #include <jansson.h>
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/file.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 /* SHA-1 over the SHA-1s of a list of files, in order. */
@@ -55,11 +61,22 @@ cleanup:
  * re-evaluates them and trains nothing. */
 int mt_src_data_digest(char out[MT_SRC_DIGEST_LEN], const mt_config *cfg)
 {
-	char train[MT_HASH_HEX], test[MT_HASH_HEX], model[MT_HASH_HEX] = "none";
+	char train[MT_HASH_HEX], test[MT_HASH_HEX], model[MT_HASH_HEX] = "none", *exe = NULL;
 	int error;
+
+	/* Every entry point of the source level takes this digest before it
+	 * trains: the place to stop a command that does not exist (exit 3),
+	 * before any worker starts it. */
+	if (cfg->command) {
+		if ((error = mt_ext_resolve_command(&exe, cfg)) < 0)
+			return error;
+		free(exe);
+		if ((error = files_digest(model, cfg->program_files, cfg->nprogram_files)) < 0)
+			return mt_error_prefix("%s: 'training.program_files': ", cfg->path);
+	}
 	if ((error = files_digest(train, cfg->train.paths, cfg->train.npaths)) < 0 ||
 	    (error = files_digest(test, cfg->test.paths, cfg->test.npaths)) < 0 ||
-	    (cfg->torchscript && (error = files_digest(model, &cfg->torchscript, 1)) < 0))
+	    (cfg->torchscript && !cfg->command && (error = files_digest(model, &cfg->torchscript, 1)) < 0))
 		return error;
 	snprintf(out, MT_SRC_DIGEST_LEN, "%s:%s:%s", train, test, model);
 	return 0;
@@ -182,6 +199,64 @@ int mt_src_cache_save_model(const char *run_dir, const char *key, const mt_modul
 	return write_cache_json(run_dir, name, summary);
 }
 
+int mt_src_cache_adopt_model(const char *run_dir, const char *key, const char *path,
+			     json_t *summary)
+{
+	char name[128], *p;
+	void *buf = NULL;
+	size_t len = 0;
+	int error = 0;
+
+	snprintf(name, sizeof(name), "cache/%s.pt", key);
+	if (!(p = mt_io_path_join(run_dir, name)))
+		return mt_error_oom();
+	if (rename(path, p) != 0) {
+		/* another file system (a cache shared by `mutorch ci`): copy */
+		if ((error = mt_io_read_file(&buf, &len, path)) == 0 &&
+		    (error = mt_io_write_file_atomic(p, buf, len)) == 0)
+			unlink(path);
+		free(buf);
+	}
+	free(p);
+	if (error < 0)
+		return error;
+	snprintf(name, sizeof(name), "cache/%s.train.json", key);
+	return write_cache_json(run_dir, name, summary);
+}
+
+int mt_src_lock(int *fd, const char *path)
+{
+	struct stat a, b;
+
+	*fd = -1;
+	for (;;) {
+		int f = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0644);
+		if (f < 0)
+			return mt_error_set(MT_EIO, "%s: cannot create the lock: %s", path, strerror(errno));
+		while (flock(f, LOCK_EX) < 0) {
+			if (errno != EINTR) {
+				close(f);
+				return mt_error_set(MT_EIO, "%s: cannot lock: %s", path, strerror(errno));
+			}
+		}
+		/* The holder before us may have removed the file: then ours is
+		 * a lock on nothing, and we start over. */
+		if (fstat(f, &a) == 0 && stat(path, &b) == 0 && a.st_ino == b.st_ino && a.st_dev == b.st_dev) {
+			*fd = f;
+			return 0;
+		}
+		close(f);
+	}
+}
+
+void mt_src_unlock(int fd, const char *path)
+{
+	if (fd < 0)
+		return;
+	unlink(path);
+	close(fd);
+}
+
 /* Its test predictions: cache/EVAL_KEY.pred, then cache/EVAL_KEY.json. */
 int mt_src_cache_save_eval(const char *run_dir, const char *key, const int64_t *pred, int64_t n,
 			    json_t *summary)
@@ -244,8 +319,18 @@ int mt_src_cache_accuracy(double *acc, const char *run_dir, const char *key)
 	free(p);
 	if (!j)
 		return 0;
-	*acc = json_number_value(json_object_get(j, "accuracy"));
-	json_decref(j);
+	/* A summary that is not this key's, or whose accuracy is not a
+	 * number in [0, 1], is damaged: not cached, so trained again. */
+	{
+		json_t *a = json_object_get(j, "accuracy");
+		const char *k = json_string_value(json_object_get(j, "key"));
+		double v = json_is_number(a) ? json_number_value(a) : NAN;
+		int ok = k && !strcmp(k, key) && v >= 0 && v <= 1;
+		json_decref(j);
+		if (!ok)
+			return 0;
+		*acc = v;
+	}
 	return 1;
 }
 

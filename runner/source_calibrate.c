@@ -94,7 +94,7 @@ int mt_source_false_kill(mt_false_kill_result *out, const mt_config *cfg, const 
 	if ((error = mt_src_train_missing(&ss, &need)) < 0)
 		goto cleanup;
 	if (st->failed[0]) {
-		error = mt_error_set(MT_ERROR, "training the original failed: %s", st->reason[0]);
+		error = mt_src_original_failed(ss.cfg, st->reason[0]);
 		goto cleanup;
 	}
 	if (cfg->src_sequential && (error = mt_src_sequential_design(&design, cfg, n)) < 0)

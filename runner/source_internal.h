@@ -27,7 +27,9 @@
 /* ---- the cache (source_cache.c) ------------------------------------------ */
 
 /* "TRAIN:TEST:MODEL": the digests of the training files, the test files and
- * the TorchScript model file ("none" for an architecture). */
+ * the TorchScript model file ("none" for an architecture); for an external
+ * training program MODEL is the digest of its program files (and the
+ * command is checked: it must exist). */
 #define MT_SRC_DIGEST_LEN (3 * MT_HASH_HEX)
 int mt_src_data_digest(char out[MT_SRC_DIGEST_LEN], const mt_config *cfg);
 /* source-setup.json: the digest the workers' keys use. */
@@ -52,6 +54,16 @@ int mt_src_cache_save_model(const char *run_dir, const char *key, const mt_modul
 			    json_t *summary);
 int mt_src_cache_save_eval(const char *run_dir, const char *key, const int64_t *pred, int64_t n,
 			   json_t *summary);
+/* A model file written elsewhere (an external program's) moved into the
+ * cache as cache/TRAIN_KEY.pt, then its summary. */
+int mt_src_cache_adopt_model(const char *run_dir, const char *key, const char *path,
+			     json_t *summary);
+/* An exclusive lock on path (created; flock), held until mt_src_unlock,
+ * which removes the file. Workers that could train the same key (a run
+ * resumed while an orphaned worker finishes) take it, so no training is
+ * done twice. *fd is -1 when not locked. */
+int mt_src_lock(int *fd, const char *path);
+void mt_src_unlock(int fd, const char *path);
 /* 1 with the model and its training summary when cached, else 0. */
 int mt_src_cache_load_model(mt_module **model, json_t **summary, const char *run_dir, const char *key);
 /* 1 with the accuracy when the evaluation is cached, else 0. */
@@ -101,6 +113,11 @@ int mt_src_state_open(mt_src_state *ss, json_t **records, const char *log_path,
  * slot table nor in the cache; a slot whose training failed gets no more
  * runs. */
 int mt_src_train_missing(mt_src_state *ss, const int *need);
+
+/* The error when the original's training failed (nothing can be judged
+ * then): the user's own program failing is bad input (MT_EINVALID), the
+ * built-in trainer failing an internal error. */
+int mt_src_original_failed(const mt_config *cfg, const char *reason);
 
 /* "deepcrime", "welch", "mannwhitney", "fisher" (mutation.source.rule). */
 const char *mt_src_rule_name(int rule);

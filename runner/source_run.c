@@ -72,7 +72,7 @@ static int train_sequential(mt_src_state *ss, int *need)
 		if ((error = mt_src_train_missing(ss, need)) < 0)
 			goto cleanup;
 		if (st->failed[0]) {
-			error = mt_error_set(MT_ERROR, "training the original failed: %s", st->reason[0]);
+			error = mt_src_original_failed(ss->cfg, st->reason[0]);
 			goto cleanup;
 		}
 		for (size_t s = 1; s < nslots; s++) {
@@ -365,7 +365,7 @@ static int run_plan(mt_source_results **out, const mt_config *cfg, const mt_run_
 	if ((error = cfg->src_sequential ? train_sequential(&ss, need) : train_fixed(&ss, need)) < 0)
 		goto cleanup;
 	if (st->failed[0]) {
-		error = mt_error_set(MT_ERROR, "training the original failed: %s", st->reason[0]);
+		error = mt_src_original_failed(cfg, st->reason[0]);
 		goto cleanup;
 	}
 	if ((error = mt_source_results_new(&res, nmut, (size_t)mt_dataset_count(test))) < 0 ||

@@ -2,6 +2,7 @@
  * pool and its callbacks, progress, and the verdict helpers that a run, a
  * false-kill measurement and a search share. */
 #include "mutorch/clock.h"
+#include "mutorch/config.h"
 #include "mutorch/error.h"
 #include "mutorch/pool.h"
 #include "mutorch/sourcerun.h"
@@ -90,6 +91,11 @@ static int src_record(mt_src_state *ss, size_t task, json_t *rec)
 	const char *status = json_string_value(json_object_get(rec, "status"));
 	mt_src_slots *st = ss->st;
 
+	/* A program that cannot read the spec fails every training alike:
+	 * stop, the config is wrong (exit 3). */
+	if (json_is_true(json_object_get(rec, "rejected_spec")))
+		return mt_error_set(MT_EINVALID, "%s: %s", ss->cfg->path,
+				    json_string_value(json_object_get(rec, "reason")));
 	json_object_set_new(rec, "slot", json_integer((json_int_t)slot));
 	json_object_set_new(rec, "run", json_integer(run));
 	json_object_set_new(rec, "id", json_string(slot ? mt_plan_at(ss->plan, slot - 1)->id : "original"));
@@ -133,6 +139,14 @@ static int src_on_failure(void *ctx, size_t task, mt_pool_failure kind, const ch
 	return error;
 }
 
+int mt_src_original_failed(const mt_config *cfg, const char *reason)
+{
+	if (cfg->command)
+		return mt_error_set(MT_EINVALID, "%s: training the original with 'training.command' failed, so no mutant can be judged: %s",
+				    cfg->path, reason);
+	return mt_error_set(MT_ERROR, "training the original failed: %s", reason);
+}
+
 /* "deepcrime", "welch", "mannwhitney", "fisher" (mutation.source.rule). */
 const char *mt_src_rule_name(int rule)
 {
@@ -151,9 +165,30 @@ mt_stats_rule mt_src_stats_rule(int rule)
 int mt_src_state_open(mt_src_state *ss, json_t **records, const char *log_path,
 			  const mt_config *cfg, const mt_run_options *o, mt_src_slots *st)
 {
-	int error = mt_resultlog_open(&ss->log, records, log_path);
-	if (error < 0)
+	/* The trained models and their accuracies come from the cache: the
+	 * log is the record of what ran, so a damaged record is only said
+	 * and dropped. Retries repeat a run, so ids may repeat. */
+	mt_resultlog_schema schema = {mt_resultlog_check_source, NULL, NULL};
+	mt_resultlog_contents contents;
+	size_t i;
+	json_t *d;
+	int error = mt_resultlog_open(&ss->log, &contents, log_path, &schema);
+
+	*records = NULL;
+	if (error < 0) {
+		mt_resultlog_contents_dispose(&contents);
 		return error;
+	}
+	if (contents.format == 1)
+		fprintf(stderr, "mutorch: %s is a training log of mutorch 0.1 (format 1, no checksums): "
+			"its records were checked and it is rewritten in format %d\n", log_path,
+			MT_RESULTLOG_FORMAT);
+	json_array_foreach(contents.damage, i, d)
+		fprintf(stderr, "mutorch: warning: %s:%lld: damaged record dropped (%s)\n", log_path,
+			(long long)json_integer_value(json_object_get(d, "line")),
+			json_string_value(json_object_get(d, "reason")));
+	*records = json_incref(contents.records);
+	mt_resultlog_contents_dispose(&contents);
 	ss->cfg = cfg;
 	ss->st = st;
 	ss->o = o;
@@ -194,7 +229,10 @@ int mt_src_train_missing(mt_src_state *ss, const int *need)
 		memset(&po, 0, sizeof(po));
 		po.argv = argv;
 		po.jobs = o->jobs;
-		po.task_timeout = o->timeout;
+		/* mutation.source.timeout: an external program's worker keeps it
+		 * itself (and records the program's output); the built-in
+		 * trainer's is the pool's */
+		po.task_timeout = o->timeout > 0 ? o->timeout : ss->cfg->command ? 0 : ss->cfg->src_timeout;
 		po.startup_timeout = 600;
 		po.on_result = src_on_result;
 		po.on_failure = src_on_failure;

@@ -10,6 +10,7 @@
 #include "mutorch/shim_train.h"
 
 #include <math.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
@@ -203,12 +204,8 @@ cleanup:
 	return error;
 }
 
-int mt_runner_evaluate(mt_eval_result *out, mt_module *model,
-		       const mt_tensor *x, const int64_t *labels, int64_t n,
-		       int num_classes, int64_t batch_size)
+static int eval_alloc(mt_eval_result *out, int64_t n, int num_classes)
 {
-	int error;
-
 	memset(out, 0, sizeof(*out));
 	out->n = n;
 	out->num_classes = num_classes;
@@ -218,15 +215,18 @@ int mt_runner_evaluate(mt_eval_result *out, mt_module *model,
 	out->predictions = malloc(sizeof(int64_t) * (size_t)(n ? n : 1));
 	if (!out->class_total || !out->class_correct || !out->class_accuracy ||
 	    !out->predictions) {
-		error = mt_error_oom();
-		goto fail;
+		mt_eval_result_dispose(out);
+		return mt_error_oom();
 	}
-	if ((error = mt_module_predict(out->predictions, NULL, NULL, model, x,
-				       batch_size > 0 ? batch_size : 1000)) < 0)
-		goto fail;
-	for (int64_t i = 0; i < n; i++) {
+	return 0;
+}
+
+/* Accuracy and per-class accuracy from out->predictions. */
+static void eval_score(mt_eval_result *out, const int64_t *labels)
+{
+	for (int64_t i = 0; i < out->n; i++) {
 		int64_t c = labels[i];
-		if (c < 0 || c >= num_classes)
+		if (c < 0 || c >= out->num_classes)
 			continue; /* readers reject these; keep the loop safe */
 		out->class_total[c]++;
 		if (out->predictions[i] == c) {
@@ -234,14 +234,89 @@ int mt_runner_evaluate(mt_eval_result *out, mt_module *model,
 			out->correct++;
 		}
 	}
-	out->accuracy = n ? (double)out->correct / (double)n : 0.0;
-	for (int c = 0; c < num_classes; c++)
+	out->accuracy = out->n ? (double)out->correct / (double)out->n : 0.0;
+	for (int c = 0; c < out->num_classes; c++)
 		out->class_accuracy[c] = out->class_total[c]
 			? (double)out->class_correct[c] / (double)out->class_total[c] : 0.0;
+}
+
+int mt_runner_evaluate(mt_eval_result *out, mt_module *model,
+		       const mt_tensor *x, const int64_t *labels, int64_t n,
+		       int num_classes, int64_t batch_size)
+{
+	int error;
+
+	if ((error = eval_alloc(out, n, num_classes)) < 0)
+		return error;
+	if ((error = mt_module_predict_classes(out->predictions, NULL, model, x,
+					       batch_size > 0 ? batch_size : 1000, num_classes)) < 0) {
+		mt_eval_result_dispose(out);
+		return error;
+	}
+	eval_score(out, labels);
 	return 0;
-fail:
-	mt_eval_result_dispose(out);
+}
+
+int mt_runner_predict_original(int64_t *pred, mt_module *model, const mt_tensor *x,
+			       int64_t n, const mt_config *cfg, const char *model_name,
+			       double timeout)
+{
+	size_t nlogits = (size_t)(n > 0 ? n : 1) * (size_t)cfg->num_classes;
+	float *logits = malloc(sizeof(float) * nlogits);
+	char msg[1536];
+	int64_t bad = -1, nbad = 0;
+	int error;
+
+	if (!logits)
+		return mt_error_oom();
+	snprintf(msg, sizeof(msg),
+		 "mutorch: error: %s: the original model's evaluation on %lld test inputs did not finish "
+		 "within %g s (--eval-timeout): its forward may never return; if it is only slow, "
+		 "raise the limit (0: none)", model_name, (long long)n, timeout);
+	if ((error = mt_runner_deadline_set(timeout, msg)) < 0)
+		goto cleanup;
+	error = mt_module_predict_classes(pred, logits, model, x,
+					  cfg->eval_batch_size > 0 ? cfg->eval_batch_size : 1000,
+					  cfg->num_classes);
+	mt_runner_deadline_clear();
+	if (error < 0) {
+		mt_error_prefix("%s: ", model_name);
+		goto cleanup;
+	}
+	for (int64_t i = 0; i < n; i++)
+		for (int c = 0; c < cfg->num_classes; c++)
+			if (!isfinite(logits[(size_t)i * (size_t)cfg->num_classes + (size_t)c])) {
+				if (bad < 0)
+					bad = i;
+				nbad++;
+				break;
+			}
+	if (bad >= 0)
+		error = mt_error_set(MT_EINVALID,
+				     "%s: the original model's outputs are NaN or infinite for %lld of the %lld "
+				     "test inputs (the first: input %lld): its predictions mean nothing and every "
+				     "mutant would be a RuntimeError; check the model and data.normalize",
+				     model_name, (long long)nbad, (long long)n, (long long)bad);
+cleanup:
+	free(logits);
 	return error;
+}
+
+int mt_runner_evaluate_original(mt_eval_result *out, mt_module *model, const mt_tensor *x,
+				const int64_t *labels, int64_t n, const mt_config *cfg,
+				const char *model_name, double timeout)
+{
+	int error;
+
+	if ((error = eval_alloc(out, n, cfg->num_classes)) < 0)
+		return error;
+	if ((error = mt_runner_predict_original(out->predictions, model, x, n, cfg, model_name,
+						timeout)) < 0) {
+		mt_eval_result_dispose(out);
+		return error;
+	}
+	eval_score(out, labels);
+	return 0;
 }
 
 void mt_eval_result_dispose(mt_eval_result *res)

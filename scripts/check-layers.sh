@@ -40,8 +40,8 @@ MT_LAYERS='
 # (headers may be listed before they exist)
 # folder      X
 MT_OWNERS='
-core          error io rng strbuf csv hash clock recipe
-shim          shim shim_train shim_graph shim_partial
+core          error io rng strbuf csv hash clock recipe zip
+shim          shim shim_train shim_graph shim_partial shim_rnn
 config        config arch
 data          dataset
 killmatrix    killmatrix scores report stats stats_sequential stats_inputs

@@ -3,13 +3,15 @@
 # ./build. Run as root (or with sudo) on Debian bookworm.
 #   scripts/setup.sh            install + build
 #   MUTORCH_SANITIZE=1 scripts/setup.sh   build with ASan+UBSan in build-asan
+# clang and libfuzzer-14-dev serve scripts/fuzz.sh (tests/fuzz).
 set -eu
 cd "$(dirname "$0")/.."
 
 PACKAGES="build-essential cmake pkg-config git
   libtorch-dev libopenblas0-pthread
   libgit2-dev zlib1g-dev libyaml-dev libjansson-dev libcriterion-dev r-mathlib
-  dataset-fashion-mnist python3-torch python3-numpy python3-torchvision"
+  dataset-fashion-mnist python3-torch python3-numpy python3-torchvision
+  clang libfuzzer-14-dev"
 
 missing=""
 for p in $PACKAGES; do

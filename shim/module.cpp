@@ -15,16 +15,37 @@
 #include "mutorch/error.h"
 #include "mutorch/io.h"
 #include "mutorch/shim.h"
+#include "mutorch/zip.h"
 
 namespace mtshim {
+
+[[noreturn]] static void throw_model_error(const char *what)
+{
+	char msg[1024];
+	short_message(msg, sizeof(msg), what);
+	/* libtorch reports a failed allocation as a c10::Error: that is the
+	 * machine running out of memory, not a fault of the model's code. */
+	if (strstr(what, "can't allocate memory"))
+		throw std::bad_alloc();
+	throw model_error(std::string("the model's forward failed: ") + msg);
+}
 
 at::Tensor forward_tensor(torch::jit::Module &module, const at::Tensor &x)
 {
 	std::vector<c10::IValue> inputs{x};
-	c10::IValue r = module.forward(std::move(inputs));
+	c10::IValue r;
+	try {
+		r = module.forward(std::move(inputs));
+	} catch (const std::bad_alloc &) {
+		throw;
+	} catch (const c10::Error &e) {
+		throw_model_error(e.what_without_backtrace());
+	} catch (const std::exception &e) {
+		throw_model_error(e.what());
+	}
 	if (!r.isTensor())
-		throw std::runtime_error("forward returned " + r.tagKind() +
-					 ", expected a tensor");
+		throw model_error("the model's forward returned " + r.tagKind() +
+				  ", expected one tensor of scores (batch x classes)");
 	return r.toTensor();
 }
 
@@ -51,16 +72,28 @@ int mt_module_load_buffer(mt_module **out, const void *buf, size_t len,
 			return failf(MT_EINVALID,
 				     "%s: not a TorchScript archive (not a zip file), expected a file written by torch.jit.save",
 				     name);
+		if (mt_zip_check(buf, len, name, MT_ZIP_ALLOW_DEFLATE) < 0) return mtshim::fail_from_last(MT_EINVALID);
 		std::istringstream in(std::string((const char *)buf, len));
 		torch::jit::Module module;
 		try {
 			module = torch::jit::load(in, torch::Device(torch::kCPU));
+		} catch (const std::bad_alloc &) {
+			throw;
 		} catch (const c10::Error &e) {
 			char msg[1024];
 			mtshim::short_message(msg, sizeof(msg),
 					      e.what_without_backtrace());
 			return failf(MT_EINVALID,
 				     "%s: not a TorchScript archive (%s)", name, msg);
+		} catch (const std::exception &e) {
+			/* The archive's code is compiled while loading: a
+			 * compile error (torch::jit::ErrorReport) is the
+			 * file's fault. */
+			char msg[1024];
+			mtshim::short_message(msg, sizeof(msg), e.what());
+			return failf(MT_EINVALID,
+				     "%s: its TorchScript code does not compile (%s)",
+				     name, msg);
 		}
 		/* The documented contract: whatever mode it was saved in. */
 		module.train(true);
@@ -267,6 +300,66 @@ int mt_module_forward(mt_tensor **out, mt_module *m, const mt_tensor *input)
 	});
 }
 
+/* Predictions in batches; classes > 0: every batch's output must be
+ * len x classes (logits then holds n * classes floats), else any width
+ * that stays the same across batches. */
+static int predict(int64_t *labels, float *logits, int64_t *nout,
+		   mt_module *m, const mt_tensor *inputs, int64_t batch_size,
+		   int64_t classes)
+{
+	/* Inference mode: no autograd bookkeeping at all (cheaper than
+	 * NoGradGuard's no-grad). */
+	c10::InferenceMode inference;
+	const at::Tensor &x = inputs->tensor;
+	if (x.dim() < 1)
+		return failf(MT_EINVALID, "mt_module_predict: input is a scalar, expected a batch");
+	int64_t n = x.size(0), width = classes > 0 ? classes : -1;
+	if (batch_size <= 0)
+		batch_size = n > 0 ? n : 1;
+	m->module.eval();
+	for (int64_t start = 0; start < n; start += batch_size) {
+		int64_t len = std::min(batch_size, n - start);
+		at::Tensor out = forward_tensor(m->module, x.narrow(0, start, len));
+		if (out.dim() != 2 || out.size(0) != len) {
+			if (classes > 0)
+				return failf(MT_EINVALID,
+					     "the model's output has shape %s for a batch of %lld inputs, expected %lld x %lld (data.classes)",
+					     c10::str(out.sizes()).c_str(), (long long)len,
+					     (long long)len, (long long)classes);
+			return failf(MT_EINVALID,
+				     "the model's output has shape %s for a batch of %lld inputs, expected batch x classes",
+				     c10::str(out.sizes()).c_str(), (long long)len);
+		}
+		if (width < 0)
+			width = out.size(1);
+		if (out.size(1) != width && classes > 0)
+			return failf(MT_EINVALID,
+				     "the model has %lld outputs per input but data.classes is %lld: its forward must return one score per class",
+				     (long long)out.size(1), (long long)width);
+		if (out.size(1) != width)
+			return failf(MT_EINVALID,
+				     "the model's output has %lld scores per input for inputs %lld.., %lld for the first batch",
+				     (long long)out.size(1), (long long)start, (long long)width);
+		if (out.is_complex() || out.scalar_type() == at::kBool)
+			return failf(MT_EINVALID,
+				     "the model's output has dtype %s, expected real-valued scores",
+				     c10::toString(out.scalar_type()));
+		if (width == 0)
+			return failf(MT_EINVALID, "the model's output has 0 scores per input");
+		at::Tensor pred = out.argmax(1).contiguous();
+		memcpy(labels + start, pred.data_ptr<int64_t>(),
+		       (size_t)len * sizeof(int64_t));
+		if (logits) {
+			at::Tensor f = out.to(at::kFloat).contiguous();
+			memcpy(logits + start * width, f.data_ptr<float>(),
+			       (size_t)(len * width) * sizeof(float));
+		}
+	}
+	if (nout)
+		*nout = width < 0 ? 0 : width;
+	return 0;
+}
+
 int mt_module_predict(int64_t *labels, float *logits, int64_t *nout,
 		      mt_module *m, const mt_tensor *inputs,
 		      int64_t batch_size)
@@ -274,37 +367,19 @@ int mt_module_predict(int64_t *labels, float *logits, int64_t *nout,
 	if (nout)
 		*nout = 0;
 	return guard("mt_module_predict", [&] {
-		/* Inference mode: no autograd bookkeeping at all (cheaper than
-		 * NoGradGuard's no-grad). */
-		c10::InferenceMode inference;
-		const at::Tensor &x = inputs->tensor;
-		if (x.dim() < 1)
-			return failf(MT_EINVALID, "mt_module_predict: input is a scalar, expected a batch");
-		int64_t n = x.size(0), width = 0;
-		if (batch_size <= 0)
-			batch_size = n > 0 ? n : 1;
-		m->module.eval();
-		for (int64_t start = 0; start < n; start += batch_size) {
-			int64_t len = std::min(batch_size, n - start);
-			at::Tensor out = forward_tensor(m->module, x.narrow(0, start, len));
-			if (out.dim() != 2 || out.size(0) != len)
-				return failf(MT_EINVALID,
-					     "mt_module_predict: model output has shape %s for a batch of %lld, expected batch x classes",
-					     c10::str(out.sizes()).c_str(), (long long)len);
-			if (start == 0)
-				width = out.size(1);
-			at::Tensor pred = out.argmax(1).contiguous();
-			memcpy(labels + start, pred.data_ptr<int64_t>(),
-			       (size_t)len * sizeof(int64_t));
-			if (logits) {
-				at::Tensor f = out.to(at::kFloat).contiguous();
-				memcpy(logits + start * width, f.data_ptr<float>(),
-				       (size_t)(len * width) * sizeof(float));
-			}
-		}
-		if (nout)
-			*nout = width;
-		return 0;
+		return predict(labels, logits, nout, m, inputs, batch_size, 0);
+	});
+}
+
+int mt_module_predict_classes(int64_t *labels, float *logits, mt_module *m,
+			      const mt_tensor *inputs, int64_t batch_size,
+			      int64_t classes)
+{
+	return guard("mt_module_predict", [&] {
+		if (classes <= 0)
+			return failf(MT_EINVALID, "mt_module_predict_classes: %lld classes, expected at least 1",
+				     (long long)classes);
+		return predict(labels, logits, NULL, m, inputs, batch_size, classes);
 	});
 }
 } /* extern "C" */

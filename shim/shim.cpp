@@ -91,6 +91,9 @@ int fail_current_exception(const char *context)
 		return failf(MT_ETORCH, "%s: %s", context, msg);
 	} catch (const std::bad_alloc &) {
 		return failf(MT_ENOMEM, "%s: out of memory", context);
+	} catch (const model_error &e) {
+		/* The model's fault (exit 3), not mutorch's: see model_error. */
+		return failf(MT_EINVALID, "%s", e.what());
 	} catch (const std::exception &e) {
 		short_message(msg, sizeof(msg), e.what());
 		return failf(MT_ETORCH, "%s: %s", context, msg);

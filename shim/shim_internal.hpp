@@ -6,6 +6,7 @@
 #include <torch/script.h>
 
 #include <cstddef>
+#include <stdexcept>
 #include <string>
 
 #include "mutorch/shim.h"
@@ -19,6 +20,15 @@ struct mt_tensor {
 };
 
 namespace mtshim {
+
+/* An error of the model itself: its forward raised (TorchScript code that
+ * fails, a shape that does not fit the input) or returned something that is
+ * not a tensor. The model or its input is at fault, not mutorch, so
+ * fail_current_exception maps it to MT_EINVALID (exit 3), with the message
+ * as it is (callers prefix the model's file). */
+struct model_error : std::runtime_error {
+	using std::runtime_error::runtime_error;
+};
 
 /* Record an error (shim buffer and mutorch's last error); returns code. */
 int fail(int code, const std::string &message);
@@ -57,7 +67,9 @@ mt_dtype from_scalar_type(at::ScalarType type);
 /* A new handle owning t, or throws std::bad_alloc. */
 mt_tensor *wrap_tensor(at::Tensor t);
 
-/* module.forward(x) that must return a tensor (module.cpp). */
+/* module.forward(x) that must return a tensor (module.cpp); whatever the
+ * model's code raises, and an output that is not a tensor, is rethrown as
+ * model_error (an allocation failure stays std::bad_alloc). */
 at::Tensor forward_tensor(torch::jit::Module &module, const at::Tensor &x);
 
 } // namespace mtshim

@@ -104,3 +104,22 @@ int th_contains(const char *haystack, const char *needle)
 {
 	return haystack && needle && strstr(haystack, needle) != NULL;
 }
+
+const char *th_external_fixtures(void)
+{
+	static char dir[4096];
+	char tmp[4200];
+
+	snprintf(dir, sizeof(dir), "%s/external-fixtures", MT_BINARY_DIR);
+	snprintf(tmp, sizeof(tmp), "%s/nan.pt", dir);
+	if (access(tmp, F_OK) == 0)
+		return dir;
+	/* made aside and renamed: test binaries run in parallel */
+	snprintf(tmp, sizeof(tmp), "%s.tmp.%ld", dir, (long)getpid());
+	cr_assert_eq(th_run(NULL, NULL, "/usr/bin/python3 '%s/make_external_fixture.py' '%s' && "
+			    "mv -T '%s' '%s' 2>/dev/null || rm -rf '%s'", MT_FIXTURES, tmp, tmp, dir, tmp),
+		     0, "make_external_fixture.py failed");
+	snprintf(tmp, sizeof(tmp), "%s/nan.pt", dir);
+	cr_assert_eq(access(tmp, F_OK), 0, "tests/fixtures/make_external_fixture.py made no %s", tmp);
+	return dir;
+}

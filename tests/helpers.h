@@ -22,5 +22,9 @@ int th_run(char **out, char **err, const char *fmt, ...)
 char *th_read_all(const char *path, size_t *len);
 /* Does haystack contain needle? */
 int th_contains(const char *haystack, const char *needle);
+/* The models the fake training programs of the external-program tests
+ * copy (tests/fixtures/make_external_fixture.py: good0..3.pt, bad.pt,
+ * nan.pt), made once in the build directory; the directory's path. */
+const char *th_external_fixtures(void);
 
 #endif

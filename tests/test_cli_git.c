@@ -575,7 +575,9 @@ Test(ci, concurrent_runs_wait_or_fail_cleanly, .timeout = 180)
 	int rc, status;
 
 	/* Another run holds the lock: --wait 1 gives up with exit 5. */
-	holder = hold_lock(dir, 3);
+	/* 30 s: a mutorch built with ASan (.ci/run) on a loaded machine takes
+	 * more than 3 s to reach the lock */
+	holder = hold_lock(dir, 30);
 	rc = ci(&out, &err, dir, "--wait 1");
 	cr_assert_eq(rc, 5, "got %d: %s", rc, err);
 	cr_assert(th_contains(err, "another mutorch run holds"), "%s", err);

@@ -269,7 +269,8 @@ Test(operators, apply_checks_targets)
 	cr_assert_eq(mt_model_view_add(v, "bn", 1, shape1, NULL, 1, NULL), 0);
 	mt_op_args nai = args_for("NAI", (const char *const[]){"layer", "bn", NULL});
 	cr_assert_eq(mt_operator_apply(&r, v, &nai), MT_EINVALID);
-	cr_assert(strstr(mt_error_last(), "expected a linear or conv2d layer"), "%s", mt_error_last());
+	cr_assert(strstr(mt_error_last(), "layer 'bn' is an other layer, which has no neurons") &&
+		  strstr(mt_error_last(), "expected a layer with neurons: fc"), "%s", mt_error_last());
 	mt_op_args_dispose(&nai);
 	mt_model_view_free(v);
 }
@@ -307,7 +308,7 @@ Test(operators, view_from_tensors_groups_weights_and_biases)
 	cr_assert_str_eq(v->layers[1].weight_name, "fc.weight");
 	cr_assert_eq(v->layers[1].kind, MT_VIEW_LINEAR);
 	cr_assert_null(v->layers[1].bias);
-	cr_assert_eq(v->layers[2].kind, MT_VIEW_OTHER);
+	cr_assert_eq(v->layers[2].kind, MT_VIEW_BATCHNORM); /* it has a running_mean */
 	cr_assert_eq(mt_model_view_find(v, "fc"), &v->layers[1]);
 	mt_model_view_free(v);
 }

@@ -41,6 +41,11 @@
  *     l2: 0                   # L2 weight penalty (added to the loss)
  *     patience: 0             # early stopping: stop after this many epochs
  *                             # without a better validation accuracy (0 = off)
+ *     # or your own training program (docs/training-programs.md):
+ *     command: [python3, train.py]  # run in the config's directory
+ *     program_files: [train.py]     # part of every cache key
+ *     hyperparameters: {lr: 0.001, batch_size: 64, epochs: 3}  # its knobs
+ *     protocol: 1
  *   run:
  *     dir: mutorch.out        # run directory
  *   mutation:                 # see docs/config.md (model_level, ...)
@@ -63,6 +68,16 @@
 #ifdef __cplusplus
 extern "C" {
 #endif
+
+/* Limits on untrusted config text (docs/config.md, docs/security.md): the
+ * file size, the nesting of mappings and lists (checked on libyaml's
+ * tokens before the document is built, since libyaml's scanner is
+ * quadratic in the flow nesting depth), and training.threads, which may not
+ * exceed MT_CONFIG_THREADS_PER_CPU times the online CPUs either. */
+#define MT_CONFIG_MAX_BYTES ((size_t)1 << 20)
+#define MT_CONFIG_MAX_DEPTH 64
+#define MT_CONFIG_MAX_THREADS 256
+#define MT_CONFIG_THREADS_PER_CPU 4
 
 typedef enum {
 	MT_FORMAT_IDX = 0,
@@ -128,6 +143,18 @@ typedef struct {
 	double l1, l2;
 	int patience;         /* early-stopping patience in epochs, 0 = off */
 
+	/* training.command: the user's own training program, driven by the
+	 * protocol of docs/training-programs.md; NULL: the built-in trainer.
+	 * The knobs it declares (training.hyperparameters) live in the fields
+	 * above (optim, loss, epochs, ...) and in dropout; `knobs` says which. */
+	char **command;         /* argv, ncommand entries (not NULL-terminated) */
+	size_t ncommand;
+	char **program_files;   /* resolved paths */
+	size_t nprogram_files;
+	int protocol;           /* training.protocol (MT_PROTOCOL_VERSION) */
+	unsigned knobs;         /* MT_KNOB_* bits */
+	double dropout;         /* the dropout knob */
+
 	/* run */
 	char *run_dir;        /* resolved */
 
@@ -147,6 +174,7 @@ typedef struct {
 	int src_correction;    /* 0 none, 1 holm, 2 bh (across mutants) */
 	int src_sequential;    /* staged runs that stop when the verdict is settled */
 	int src_max_runs;      /* sequential: at most this many runs (20) */
+	double src_timeout;    /* seconds per training, 0: none */
 
 	/* ci (`mutorch ci`, docs/ci.md) */
 	char *ci_score;       /* the gated score's name (default mutation_score) */
@@ -158,6 +186,30 @@ typedef struct {
 /* mutation.source.rule */
 enum { MT_SRC_RULE_DEEPCRIME = 0, MT_SRC_RULE_WELCH, MT_SRC_RULE_MANNWHITNEY,
        MT_SRC_RULE_FISHER };
+
+/* training.hyperparameters: the knobs an external training program
+ * declares, one bit each in mt_config.knobs. */
+enum {
+	MT_KNOB_LR = 1u << 0,
+	MT_KNOB_BATCH_SIZE = 1u << 1,
+	MT_KNOB_EPOCHS = 1u << 2,
+	MT_KNOB_OPTIMIZER = 1u << 3,
+	MT_KNOB_LOSS = 1u << 4,
+	MT_KNOB_L1 = 1u << 5,
+	MT_KNOB_L2 = 1u << 6,
+	MT_KNOB_GRAD_CLIP = 1u << 7,
+	MT_KNOB_DROPOUT = 1u << 8,
+	MT_KNOB_PATIENCE = 1u << 9,
+	MT_KNOB_VALIDATION_SPLIT = 1u << 10,
+	MT_KNOB_INIT = 1u << 11
+};
+#define MT_KNOB_COUNT 12
+/* The protocol version of the training-program spec (training.protocol). */
+#define MT_PROTOCOL_VERSION 1
+
+/* The key of knob bit (1u << i) under training.hyperparameters ("lr",
+ * "batch_size", ...); NULL for i out of range. */
+const char *mt_knob_name(int i);
 
 /* Load and validate a config file. */
 int mt_config_load(mt_config **out, const char *path);

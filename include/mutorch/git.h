@@ -86,7 +86,8 @@ int mt_git_dirty_paths(char ***dirty, size_t *ndirty, mt_git_repo *repo,
 void mt_git_strings_free(char **strings, size_t n);
 
 /* The note of commit under MT_GIT_NOTES_REF (malloc'd), or *text NULL when
- * it has none. */
+ * it has none. Both calls give MT_EINVALID when MT_GIT_NOTES_REF exists but
+ * does not point at a commit (a blob put there by hand, a dangling id). */
 int mt_git_note_read(char **text, mt_git_repo *repo, const char *commit);
 
 /* Attach (or replace) commit's note. The signature is the repository's

@@ -14,15 +14,20 @@
  *   mt_op_args args;
  *   mt_op_args_from_config(&args, &cfg->model_level[i], NULL);  // or _init
  *   args.seed = <the mutant's seed>;
- *   mt_model_view_from_tensors(&view, infos, ninfos);   // layer skeleton
- *   for each layer: mt_module_read_tensor(m, l->weight_name, l->weight, l->numel)
- *                   and the same for l->bias_name / l->bias (when bias != NULL)
+ *   mt_model_view_from_module(&view, infos, ninfos, hints, nhints);
+ *                        // layer skeleton; hints: class names (shim_rnn.h)
+ *   for each layer, each part: mt_module_read_tensor(m, part->name,
+ *       (part->is_bias ? l->bias : l->weight) + part->offset, part->numel)
  *   mt_model_view_copy(&mutant, view);
  *   mt_operator_apply(&result, mutant, &args);
  *   if (result.not_applicable) -> record result.reason, no mutant
- *   for each layer with weight_changed / bias_changed: mt_module_write_tensor
- *   ... evaluate ... then mt_model_view_restore(mutant, view), write the
- *   marked tensors again (now the originals), mt_model_view_clear_changed.
+ *   for each layer with weight_changed / bias_changed: write its parts
+ *   (mt_module_write_tensor) ... evaluate ... then
+ *   mt_model_view_restore(mutant, view), write them again (now the
+ *   originals), mt_model_view_clear_changed.
+ *
+ * Dynamic RNN operators change no weight: mt_rnn_op_prepare makes the
+ * mutation that mt_rnn_site_predict (shim_rnn.h) steps the layer under.
  *
  * Determinism: the same (operator, parameters, target, seed) on the same
  * view gives the same bytes. Randomness comes only from mt_rng (splitmix64
@@ -39,6 +44,7 @@
 #include <stdio.h>
 
 #include "mutorch/config.h"
+#include "mutorch/shim_rnn.h"
 #include "mutorch/view.h"
 
 #ifdef __cplusplus
@@ -59,8 +65,19 @@ typedef enum {
 typedef enum {
 	MT_OP_KIND_WEIGHTS = 0, /* mt_operator_apply on a model view */
 	MT_OP_KIND_GRAPH,       /* mt_graph_mutate (shim_graph.h) on the module */
-	MT_OP_KIND_SOURCE       /* the training recipe (not in this module) */
+	MT_OP_KIND_SOURCE,      /* the training recipe (not in this module) */
+	MT_OP_KIND_DYNAMIC      /* mt_rnn_op_prepare: a recurrent layer's state
+				 * or gates while it runs (shim_rnn.h) */
 } mt_op_kind;
+
+/* The layers an operator takes (docs/operators.md, "Layer kinds"). */
+typedef enum {
+	MT_OP_TARGET_ANY = 0,   /* any layer with weights (element-wise) */
+	MT_OP_TARGET_NEURONS,   /* layers with neurons: linear, convolutions,
+				 * transposed convolutions, recurrent */
+	MT_OP_TARGET_RECURRENT, /* LSTM, GRU, RNN */
+	MT_OP_TARGET_GATED      /* LSTM, GRU */
+} mt_op_target;
 
 typedef enum {
 	MT_PARAM_DOUBLE = 0,
@@ -108,6 +125,8 @@ struct mt_operator {
 	/* weight operators; NULL for graph and source operators */
 	int (*apply)(mt_op_result *res, mt_model_view *view,
 		     const mt_op_args *args);
+	mt_op_target targets;    /* weight and dynamic operators */
+	int deterministic;       /* draws nothing at random */
 };
 
 /* Parsed parameters: the fields an operator does not use keep defaults. */
@@ -116,8 +135,9 @@ struct mt_op_args {
 	uint64_t seed;            /* key "seed" (the planner usually sets it) */
 	/* target (weight operators): "layer: conv1" (one layer), or
 	 * "layers: all" / "layers: [conv1, fc1]" (a global ratio over those
-	 * layers). Neither: all layers. Only linear and conv2d layers are
-	 * targets. For graph operators, "site" (alias "layer") names the site;
+	 * layers). Neither: every layer with neurons the operator takes.
+	 * Dynamic operators: one recurrent layer. For graph operators,
+	 * "site" (alias "layer") names the site;
 	 * "" means every applicable site (the planner expands it). */
 	char **layers;            /* NULL: all */
 	size_t nlayers;
@@ -134,6 +154,14 @@ struct mt_op_args {
 	int64_t k;                /* BF */
 	mt_bf_class bf_class;
 	int bf_index;             /* MT_BF_INDEX */
+	/* RNN operators (docs/operators.md, "Recurrent layers") */
+	char gate[16];            /* all|input|forget|cell|output|reset|update|new */
+	char state[8];            /* auto|hidden|cell|both */
+	int64_t step_first;       /* "step": t or first-last; -1 not given */
+	int64_t step_last;
+	int64_t reset_from;       /* SR "from" */
+	int depth;                /* stacked layer, -1 all */
+	int direction;            /* 0 forward, 1 reverse, -1 all */
 };
 
 #define MT_OP_REASON_MAX 256
@@ -179,6 +207,27 @@ int mt_op_args_copy(mt_op_args *dst, const mt_op_args *src);
  * a graph operator) give MT_EINVALID / MT_ENOTFOUND. */
 int mt_operator_apply(mt_op_result *res, mt_model_view *view,
 		      const mt_op_args *args);
+
+/* Can the operator of args take the layer called `layer` of view: its kind,
+ * and the parameters that depend on it (gate, state, depth, direction)?
+ * 0, or MT_ENOTFOUND / MT_EINVALID with an error naming the layer, its kind
+ * and what would be valid. */
+int mt_op_check_layer(const mt_model_view *view, const mt_op_args *args,
+		      const char *layer);
+/* Does op take l when no layer is named (layers: each or all): a layer
+ * with neurons that the operator takes. Normalisation and embedding layers
+ * are targets only when named. */
+int mt_op_default_layer(const mt_operator *op, const mt_view_layer *l);
+
+/* A dynamic RNN operator (SC, SR, SGF, SPR, GC, GGF, GPR) on recurrent
+ * layer l of a model that feeds it seq_len time steps: the checked
+ * mutation for mt_rnn_site_predict, with its random factors drawn from
+ * args->seed (*factors malloc'd, or NULL; mut->factors points to it).
+ * A step past the sequence, a gate or state the layer lacks, a depth or
+ * direction it does not have: MT_EINVALID naming the layer and what would
+ * be valid. */
+int mt_rnn_op_prepare(mt_rnn_mutation *mut, float **factors, const mt_op_args *args,
+		      const mt_view_layer *l, int64_t seq_len);
 
 #ifdef __cplusplus
 }

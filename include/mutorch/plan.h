@@ -15,10 +15,12 @@
  * Planner keys (the rest are the operator's parameters):
  *   mutants  mutants per target (default 10; graph operators: ignored,
  *            each applicable site is one mutant: they are deterministic)
- *   layers   weight operators: "each" (default: every linear and conv2d
- *            layer is a target, per-layer analysis), "all" (one target, the
- *            whole model with a global ratio) or a list of layer names
- *            (each a target)
+ *   layers   weight operators: "each" (default: every layer with neurons
+ *            the operator takes is a target, per-layer analysis), "all"
+ *            (one target, the whole model with a global ratio) or a list of
+ *            layer names (each a target; any kind the operator takes).
+ *            Dynamic RNN operators: "each" (every recurrent layer) or a
+ *            list
  *   sites    graph operators: a list of site names (default: every site
  *            where the operator applies, anywhere in the module tree;
  *            `mutorch sites` lists them)
@@ -36,6 +38,7 @@
 #include <stdint.h>
 
 #include "mutorch/config.h"
+#include "mutorch/operators.h"
 
 #ifdef __cplusplus
 extern "C" {
@@ -52,9 +55,9 @@ typedef struct {
 
 typedef struct mt_plan mt_plan;
 
-/* What the model offers: its mutable layers (linear/conv2d parameter
- * prefixes, in forward order) and, for each graph operator, the sites
- * where it applies. */
+/* What the model offers: its mutable layers (parameter prefixes of the
+ * layers with neurons, in forward order) and, for each graph operator, the
+ * sites where it applies. */
 typedef struct {
 	const char *const *layers;
 	size_t nlayers;
@@ -67,6 +70,13 @@ typedef struct {
 	 * applies. May be NULL. */
 	int (*explain_site)(void *ctx, const char *op, const char *site, char *buf, size_t len);
 	void *ctx;
+	/* Weight and dynamic operators (NULL: `layers` and no check): the
+	 * layers args->op takes when none are named (layers: each), in
+	 * forward order (borrowed until the next call), and a check of one
+	 * planned mutant's args (its layer's kind, gate, state, time steps):
+	 * 0, or an error naming the layer and what would be valid. */
+	size_t (*op_layers)(void *ctx, const mt_op_args *args, const char *const **layers);
+	int (*check)(void *ctx, const mt_op_args *args);
 } mt_plan_model;
 
 int mt_plan_model_level(mt_plan **out, const mt_config *cfg, const mt_plan_model *model);

@@ -27,6 +27,15 @@ typedef struct {
 				  * source level's training cache stays) */
 	FILE *progress;          /* NULL: silent */
 	int progress_tty;        /* redraw one line */
+	/* Seconds the original model's evaluation may take at model level
+	 * (mt_runner_deadline_set: past it the process ends with exit status
+	 * 3); <= 0: no limit. The command line's default is
+	 * MT_EVAL_TIMEOUT_DEFAULT (runner.h). */
+	double eval_timeout;
+	/* Model level: evaluate the mutants one after another in this
+	 * process instead of in workers, without crash or time-limit
+	 * isolation (tests, debugging). */
+	int in_process;
 } mt_run_options;
 
 #ifdef __cplusplus

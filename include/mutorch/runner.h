@@ -80,6 +80,14 @@ int mt_runner_train_pipeline(mt_module **model, mt_train_report *report,
 			     const mt_config *recipe, const mt_dataset *train,
 			     const mt_progress *progress);
 
+/* `mutorch train` with the user's own training program (training.command,
+ * docs/training-programs.md): run it once on `train` with the config's seed
+ * and knobs, its spec and logs in RUN_DIR/training/train/ (*log_dir,
+ * malloc'd), and load the model it saved. A program that fails is
+ * MT_EINVALID with what happened and the first lines of its stderr. */
+int mt_runner_train_program(mt_module **model, char **log_dir, const mt_config *cfg,
+			    const mt_dataset *train, const mt_progress *progress);
+
 typedef struct {
 	int64_t n;
 	int64_t correct;
@@ -91,11 +99,44 @@ typedef struct {
 	int64_t *predictions;   /* n entries */
 } mt_eval_result;
 
-/* Predict every input and compare with the labels. */
+/* Predict every input and compare with the labels. The model must have
+ * num_classes outputs per input (else MT_EINVALID). */
 int mt_runner_evaluate(mt_eval_result *out, mt_module *model,
 		       const mt_tensor *x, const int64_t *labels, int64_t n,
 		       int num_classes, int64_t batch_size);
 void mt_eval_result_dispose(mt_eval_result *res);
+
+/* ---- the original model ------------------------------------------------ */
+
+/* The default limit on the original model's evaluation, in seconds
+ * (`--eval-timeout`, docs/cli.md). */
+#define MT_EVAL_TIMEOUT_DEFAULT 600.0
+/* The exit status of a process whose deadline passed: the command line's
+ * "bad input" (the model is at fault: its forward never returned). */
+#define MT_RUNNER_DEADLINE_EXIT 3
+
+/* A time limit on work that nothing can interrupt (a TorchScript forward
+ * runs until it returns): when `seconds` pass before
+ * mt_runner_deadline_clear(), `message` is written to stderr and the
+ * process ends at once with _exit(MT_RUNNER_DEADLINE_EXIT). seconds <= 0:
+ * no limit. One deadline at a time per process; setting one clears the
+ * last. */
+int mt_runner_deadline_set(double seconds, const char *message);
+void mt_runner_deadline_clear(void);
+
+/* The original model's predictions, checked as everything built on them
+ * needs: cfg->num_classes outputs per input, every output finite (a model
+ * whose outputs are NaN has nothing its mutants can be compared with), and
+ * at most `timeout` seconds (mt_runner_deadline_set; <= 0: no limit).
+ * Errors are MT_EINVALID (the model is at fault) and name `model_name`,
+ * the model's file. pred holds n int64. */
+int mt_runner_predict_original(int64_t *pred, mt_module *model, const mt_tensor *x,
+			       int64_t n, const mt_config *cfg, const char *model_name,
+			       double timeout);
+/* mt_runner_evaluate of the original model, with those checks. */
+int mt_runner_evaluate_original(mt_eval_result *out, mt_module *model, const mt_tensor *x,
+				const int64_t *labels, int64_t n, const mt_config *cfg,
+				const char *model_name, double timeout);
 
 #ifdef __cplusplus
 }

@@ -143,10 +143,23 @@ int mt_module_forward(mt_tensor **out, mt_module *m, const mt_tensor *input);
 
 /* Predictions (argmax over dim 1) for inputs[0..n) in batches, no grad,
  * module put in eval mode. labels holds n int64; logits, when not NULL,
- * receives n * num_outputs floats (num_outputs written to *nout). */
+ * receives n * num_outputs floats (num_outputs written to *nout), so the
+ * caller must know the width: mt_module_predict_classes checks it.
+ *
+ * Errors of the model itself give MT_EINVALID (the model or its input is
+ * at fault, exit 3): its forward raised, returned something other than one
+ * tensor, or a tensor that is not batch x width with the same width for
+ * every batch. MT_ETORCH is kept for libtorch failures of mutorch's own
+ * calls. */
 int mt_module_predict(int64_t *labels, float *logits, int64_t *nout,
 		      mt_module *m, const mt_tensor *inputs,
 		      int64_t batch_size);
+/* The same for a model that must have `classes` outputs per input (the
+ * config's data.classes): any other width is MT_EINVALID before anything is
+ * copied; logits, when not NULL, holds n * classes floats. */
+int mt_module_predict_classes(int64_t *labels, float *logits, mt_module *m,
+			      const mt_tensor *inputs, int64_t batch_size,
+			      int64_t classes);
 
 #ifdef __cplusplus
 }

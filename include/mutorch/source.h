@@ -122,13 +122,26 @@ int mt_source_build_train(mt_dataset **out, const mt_source_mutant *mu,
  * names that are not source operators. */
 int mt_source_op_is_random(const char *op);
 
+/* With the user's own training program (cfg->command): an operator can
+ * change only the knobs the program declares (training.hyperparameters),
+ * and no architecture. MT_EINVALID naming the missing
+ * 'training.hyperparameters.KNOB' (or the architecture) when the entry
+ * (op and its parameters as written) cannot mutate the program; 0
+ * otherwise, and always for data operators and the built-in trainer.
+ * mt_source_apply refuses the same (not applicable); the planner calls
+ * this first so that such an entry is an error, not an empty plan. */
+int mt_source_check_program(const mt_config *cfg, const char *op,
+			    const mt_config_param *params, size_t nparams);
+
 /* Deep copy of a config: the same as mt_config_copy (config.h). */
 int mt_source_config_copy(mt_config **out, const mt_config *src);
 
 /* The training recipe as one canonical line (architecture or TorchScript
  * path, init, optimizer with all settings, loss, epochs, batch size, seed,
- * grad_clip, l1, l2, patience, validation_split): equal recipes give equal
- * strings, for cache keys and for telling mutants apart. malloc'd. */
+ * grad_clip, l1, l2, patience, validation_split; for an external program:
+ * the command, the protocol, the seed and the declared knobs' values):
+ * equal recipes give equal strings, for cache keys and for telling mutants
+ * apart. malloc'd. */
 int mt_source_recipe_text(char **out, const mt_config *cfg);
 
 #ifdef __cplusplus

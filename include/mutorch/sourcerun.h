@@ -22,6 +22,12 @@
  *   source-report.json, source-mutants.csv, source-runs.csv,
  *   source-kill-probabilities.csv, source-stryker.json   the reports
  *                          (source_results.h)
+ * and with the user's own training program (training.command,
+ * docs/training-programs.md), which the workers run instead of the
+ * built-in trainer:
+ *   cache/data/DIGEST/{x,y}.npy    a training set it reads
+ *   training/ID/run-R/             each run's spec and the program's
+ *                                  stdout and stderr
  */
 #ifndef MUTORCH_SOURCERUN_H
 #define MUTORCH_SOURCERUN_H

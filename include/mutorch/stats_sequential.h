@@ -61,8 +61,8 @@ typedef struct mt_stats_sequential mt_stats_sequential;
 
 /* Compute the boundaries (numerical integration, ~50 ms). NULL opts gives
  * the defaults. MT_EINVALID for a bad option (n_first < 2, n_step < 1,
- * n_max < n_first, more than 1000 looks, alpha or futility_power outside
- * [0, 1), effect < 0). */
+ * n_max < n_first, more than 1000 looks, alpha outside (0, 0.5),
+ * futility_power outside [0, 1), effect < 0). */
 int mt_stats_sequential_new(mt_stats_sequential **out,
 			    const mt_stats_sequential_options *opts);
 void mt_stats_sequential_free(mt_stats_sequential *design);
