@@ -107,6 +107,12 @@ with open(f"{sys.argv[2]}.layers", "w") as f:
         by.setdefault(m["target"], []).append(m["cpu"])
     for t, v in by.items():
         f.write(f"  {t:36s} {len(v):4d} mutants  {sum(v) / len(v) / fwd:6.3f} passes  bound {pt['bound'][t]:6.3f}\n")
+    by = {}
+    for m in muts:
+        by.setdefault(m["op"], []).append((m["cpu"], pt["bound"][m["target"]]))
+    for op, v in by.items():  # where the cost above the bound goes
+        f.write(f"  {op:36s} {len(v):4d} mutants  {sum(c for c, _ in v) / len(v) / fwd:6.3f} passes  "
+                f"bound {sum(b for _, b in v) / len(v):6.3f}\n")
 EOP
 	[ -n "${VERBOSE:-}" ] && cat "$tmp/$m.worker.json.layers"
 done
