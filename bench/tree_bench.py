@@ -10,7 +10,8 @@ is shared: CPU time does not count the time other processes take).
       before each task is sent and after its result arrives; and the CPU
       time of one forward pass of the TorchScript model (the same libtorch
       and executor), measured here between tasks, so that both are taken
-      under the same load.
+      under the same load. STRIDE=k (environment) times only every k-th
+      mutant of the plan, keeping its spread over layers and operators.
 
   tree_bench.py pytorch ARCH MODEL.pt DATA PLAN.json SAMPLE
       ARCH: resnet18, mobilenet or lenet; DATA: x.npy, or "fashion" (the
@@ -70,9 +71,12 @@ def worker(mutorch, config, run_dir, model_path, data):
         raise SystemExit("the worker did not start")
     startup = task_cpu_ns(p.pid)
     out, forwards = [], []
-    every = max(1, len(plan) // 15)
+    stride = int(os.environ.get("STRIDE", "1"))  # time every STRIDE-th mutant only
+    every = max(1, len(plan) // stride // 15)
     for i, m in enumerate(plan):
-        if i % every == 0:
+        if i % stride:
+            continue
+        if (i // stride) % every == 0:
             t0 = time.process_time()
             evaluate(ts, x)
             forwards.append(time.process_time() - t0)
