@@ -2,6 +2,8 @@
 #ifndef MUTORCH_CLI_H
 #define MUTORCH_CLI_H
 
+#include <stddef.h>
+
 #include "mutorch/config.h"
 
 /* Documented exit codes (docs/cli.md). */
@@ -39,9 +41,23 @@ void cli_warn_oversubscription(int jobs, int threads);
 /* The path of the running mutorch binary (workers run it again). */
 const char *cli_self_exe(void);
 
+/* The HTML report of a run directory (cmd_report.c), for `mutorch
+ * report` and `mutorch run --html`. run_dir may be NULL with history. */
+typedef struct {
+	int history;          /* add the score per commit */
+	const char *repo;     /* NULL: the current directory's repository */
+	const char *rev;      /* NULL: HEAD */
+	size_t max_commits;   /* 0: all */
+	const char *viewer;   /* mutation-testing-elements' bundle, or NULL */
+	unsigned long long seed; /* prioritisation's random orders */
+	int quiet;
+} cli_report_options;
+int cli_write_html_report(const char *run_dir, const char *output, const cli_report_options *o);
+
 int cmd_train(int argc, char **argv);
 int cmd_eval(int argc, char **argv);
 int cmd_run(int argc, char **argv);
+int cmd_merge(int argc, char **argv);
 int cmd_score(int argc, char **argv);
 int cmd_mutants(int argc, char **argv);
 int cmd_sites(int argc, char **argv);
@@ -52,5 +68,7 @@ int cmd_false_kill(int argc, char **argv);
 int cmd_search(int argc, char **argv);
 int cmd_ci(int argc, char **argv);
 int cmd_hook(int argc, char **argv);
+int cmd_report(int argc, char **argv);
+int cmd_analyse(int argc, char **argv);
 
 #endif

@@ -16,17 +16,20 @@
 #include "mutorch/io.h"
 #include "mutorch/killmatrix.h"
 #include "mutorch/modelrun.h"
+#include "mutorch/mpi.h"
 #include "mutorch/operators.h"
 #include "mutorch/plan.h"
 #include "mutorch/report.h"
 #include "mutorch/runner.h"
+#include "mutorch/shard.h"
 #include "mutorch/source_plan.h"
 #include "mutorch/sourcerun.h"
 
 static const char run_usage[] =
 	"usage: mutorch run [CONFIG] [--jobs N] [--timeout SECONDS] [--force]\n"
 	"                   [--run-dir DIR] [--level model] [--rev REV] [--json]\n"
-	"                   [--quiet] [--eval-timeout S]\n"
+	"                   [--quiet] [--eval-timeout S] [--shard K/N] [--cache DIR]\n"
+	"                   [--mpi] [--html]\n"
 	"\n"
 	"Generate the model-level mutants of CONFIG's trained model (the\n"
 	"mutation.model_level section), evaluate each on the test set in worker\n"
@@ -51,7 +54,21 @@ static const char run_usage[] =
 	"                        are read from that commit (nothing is checked out;\n"
 	"                        see docs/ci.md); the run directory defaults to one\n"
 	"                        inside the repository's git directory\n"
+	"      --shard K/N       evaluate only shard K of N (a deterministic part of the\n"
+	"                        plan, balanced by expected cost) in this run\n"
+	"                        directory; combine the N directories with\n"
+	"                        `mutorch merge` (docs/scale-out.md)\n"
+	"      --cache DIR       source level: keep the training cache in DIR (shared\n"
+	"                        by shards, also on several machines over NFS; each\n"
+	"                        model is trained once, by whoever locks it first)\n"
+	"      --mpi             under mpirun or srun: rank 0 plans and records, the\n"
+	"                        other ranks evaluate (and train), handed out one at\n"
+	"                        a time, largest expected cost first; one run\n"
+	"                        directory, the results of a local run\n"
 	"      --json            print the JSON report on stdout\n"
+	"      --html            also write RUN_DIR/report.html, the one-file HTML report\n"
+	"                        (`mutorch report`; docs/reports.md), and print its path\n"
+	"                        on stderr\n"
 	"  -q, --quiet           no progress output\n"
 	"  -h, --help            show this help\n";
 
@@ -70,6 +87,23 @@ static int print_report(const mt_killmatrix *km, int json)
 	return mt_killmatrix_write_table(stdout, km);
 }
 
+/* --html: the report of everything the run directory holds. */
+static int write_html(const char *run_dir, int quiet)
+{
+	cli_report_options ro;
+	char *path = mt_io_path_join(run_dir, "report.html");
+	int error;
+	memset(&ro, 0, sizeof(ro));
+	ro.seed = 1;
+	ro.quiet = quiet;
+	if (!path)
+		return mt_error_oom();
+	if ((error = cli_write_html_report(run_dir, path, &ro)) == 0)
+		fprintf(stderr, "wrote %s\n", path);
+	free(path);
+	return error;
+}
+
 int cmd_run(int argc, char **argv)
 {
 	static const struct option opts[] = {
@@ -82,6 +116,10 @@ int cmd_run(int argc, char **argv)
 		{"json", no_argument, NULL, 'J'},
 		{"quiet", no_argument, NULL, 'q'},
 		{"eval-timeout", required_argument, NULL, 'E'},
+		{"html", no_argument, NULL, 'H'},
+		{"shard", required_argument, NULL, 'S'},
+		{"cache", required_argument, NULL, 'C'},
+		{"mpi", no_argument, NULL, 'M'},
 		{"help", no_argument, NULL, 'h'},
 		{NULL, 0, NULL, 0}};
 	mt_run_options o;
@@ -89,7 +127,7 @@ int cmd_run(int argc, char **argv)
 	char *rev_config = NULL, commit[MT_GIT_OID_HEX] = "";
 	mt_config *cfg = NULL;
 	mt_killmatrix *km = NULL;
-	int json = 0, quiet = 0, c, error = 0, rc, level_model = 1, level_source = 0;
+	int json = 0, quiet = 0, html = 0, c, error = 0, rc, level_model = 1, level_source = 0, mpi = 0;
 	char *end;
 	mt_source_results *sres = NULL;
 
@@ -128,7 +166,14 @@ int cmd_run(int argc, char **argv)
 				return cli_usage_error("run", "--level must be model, source or all, got '%s'", optarg);
 			}
 			break;
+		case 'S':
+			if (mt_shard_parse(&o.shard_index, &o.shard_count, optarg) < 0)
+				return cli_usage_error("run", "%s", mt_error_last());
+			break;
+		case 'C': o.cache_dir = optarg; break;
+		case 'M': mpi = 1; break;
 		case 'J': json = 1; break;
+		case 'H': html = 1; break;
 		case 'q': quiet = 1; break;
 		case 'h': fputs(run_usage, stdout); return MT_EXIT_OK;
 		default: return cli_usage_error("run", "unknown option");
@@ -138,6 +183,36 @@ int cmd_run(int argc, char **argv)
 		config_path = argv[optind++];
 	if (optind < argc)
 		return cli_usage_error("run", "unexpected argument '%s'", argv[optind]);
+	if (html && o.shard_count > 0)
+		return cli_usage_error("run", "--html and --shard do not go together: a shard holds part of the "
+				       "results; run `mutorch report` on the directory `mutorch merge` writes");
+	if (mpi) {
+#ifdef MUTORCH_MPI
+		int rank = 0, size = 1;
+		if (o.shard_count > 0)
+			return cli_usage_error("run", "--mpi and --shard do not go together: MPI hands out the whole plan");
+		if ((error = mt_mpi_init(NULL, NULL, &rank, &size)) < 0)
+			return cli_fail("run", error);
+		if (size < 2) {
+			mt_mpi_finish();
+			return cli_usage_error("run", "--mpi needs at least 2 ranks (rank 0 plans and records, the others "
+					       "evaluate): start it with mpirun -n N or srun, N >= 2");
+		}
+		if (rank > 0) {
+			/* a worker rank: serve rank 0's workers until it is done */
+			error = mt_mpi_serve_jobs(cmd_worker);
+			mt_mpi_finish();
+			return error < 0 ? cli_fail("run", error) : MT_EXIT_OK;
+		}
+		o.largest_first = 1;
+		if (!quiet)
+			fprintf(stderr, "mpi: %d ranks: rank 0 plans and records, %d evaluate\n", size, size - 1);
+		o.jobs = size - 1 > 0 ? size - 1 : 1;
+#else
+		return cli_usage_error("run", "--mpi: this mutorch was built without MPI (see `mutorch --version`; "
+				       "install libopenmpi-dev and build with -DMUTORCH_MPI=ON)");
+#endif
+	}
 	if (rev)
 		error = cli_load_config_at_rev(&cfg, &rev_config, commit, rev, config_path);
 	else
@@ -167,14 +242,17 @@ int cmd_run(int argc, char **argv)
 			goto cleanup;
 		fprintf(stderr, "revision %s (%.12s): kill-matrix digest %s\n", rev, commit, digest);
 	}
+	if (level_model && o.shard_count > 0 && !quiet)
+		fprintf(stderr, "shard %d/%d: its mutants are done; merge the shards with `mutorch merge OUT DIR...`\n",
+			o.shard_index, o.shard_count);
 	if (level_model && !level_source)
 		error = print_report(km, json);
 	else if (level_model && !json)
 		error = print_report(km, 0);
 	if (error < 0 || !level_source)
 		goto cleanup;
-	if ((error = mt_source_run(&sres, cfg, &o)) < 0)
-		goto cleanup;
+	if ((error = mt_source_run(&sres, cfg, &o)) < 0 || !sres)
+		goto cleanup; /* a shard decides nothing: `mutorch merge` does */
 	if (!json) {
 		error = mt_source_results_write_table(stdout, sres);
 	} else {
@@ -192,7 +270,13 @@ int cmd_run(int argc, char **argv)
 		free(source_json);
 	}
 cleanup:
+	if (error == 0 && html)
+		error = write_html(o.run_dir ? o.run_dir : cfg->run_dir, quiet);
 	rc = error < 0 ? cli_fail("run", error) : MT_EXIT_OK;
+#ifdef MUTORCH_MPI
+	if (mpi)
+		mt_mpi_finish(); /* the worker ranks end too */
+#endif
 	mt_source_results_free(sres);
 	mt_killmatrix_free(km);
 	mt_config_free(cfg);
@@ -201,7 +285,7 @@ cleanup:
 }
 
 static const char score_usage[] =
-	"usage: mutorch score RUN_DIR [--json] [--filter FACTOR]\n"
+	"usage: mutorch score RUN_DIR [--json] [--filter FACTOR] [--digest]\n"
 	"\n"
 	"Recompute every score from the kill matrix stored in RUN_DIR\n"
 	"(killmatrix.mtkm) without running anything, and print the table (or the\n"
@@ -211,6 +295,8 @@ static const char score_usage[] =
 	"      --filter FACTOR   accuracy filter: mutants below FACTOR x the\n"
 	"                        original's accuracy are left out (default: the\n"
 	"                        stored factor; 0 turns the filter off)\n"
+	"      --digest          print only the kill matrix's content digest (equal\n"
+	"                        for runs with equal results, e.g. merged shards)\n"
 	"  -q, --quiet           accepted for symmetry with run (score prints no progress)\n"
 	"  -h, --help            show this help\n";
 
@@ -219,6 +305,7 @@ int cmd_score(int argc, char **argv)
 	static const struct option opts[] = {
 		{"json", no_argument, NULL, 'J'},
 		{"filter", required_argument, NULL, 'F'},
+		{"digest", no_argument, NULL, 'D'},
 		{"quiet", no_argument, NULL, 'q'},
 		{"help", no_argument, NULL, 'h'},
 		{NULL, 0, NULL, 0}};
@@ -226,12 +313,13 @@ int cmd_score(int argc, char **argv)
 	const char *dir = NULL;
 	char *path = NULL, *end;
 	double filter = -1;
-	int json = 0, c, error = 0, rc;
+	int json = 0, digest = 0, c, error = 0, rc;
 
 	optind = 1;
 	while ((c = getopt_long(argc, argv, "qh", opts, NULL)) != -1) {
 		switch (c) {
 		case 'J': json = 1; break;
+		case 'D': digest = 1; break;
 		case 'q': break; /* score prints no progress; accepted for symmetry with run */
 		case 'F':
 			filter = strtod(optarg, &end);
@@ -259,6 +347,12 @@ int cmd_score(int argc, char **argv)
 		goto cleanup;
 	if (filter >= 0 && (error = mt_killmatrix_set_accuracy_filter(km, filter)) < 0)
 		goto cleanup;
+	if (digest) {
+		char d[41];
+		if ((error = mt_killmatrix_digest(d, km)) == 0)
+			printf("%s\n", d);
+		goto cleanup;
+	}
 	error = print_report(km, json);
 cleanup:
 	rc = error < 0 ? cli_fail("score", error) : MT_EXIT_OK;

@@ -4,6 +4,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "mutorch/mpi.h"
 #include "mutorch/shim.h"
 
 static const char usage[] =
@@ -16,7 +17,11 @@ static const char usage[] =
 	"  eval [CONFIG]            evaluate a trained model on the test set\n"
 	"  run [CONFIG]             mutation analysis (--level model|source|all): mutants,\n"
 	"                           scores and reports\n"
+	"  merge OUT DIR...         combine the shards of `run --shard K/N` into one run\n"
 	"  score RUN_DIR            recompute the scores from a stored kill matrix\n"
+	"  report RUN_DIR           one self-contained HTML report with charts\n"
+	"  analyse RUN_DIR WHAT     test-set analyses: minimise, prioritise, lcr,\n"
+	"                           survivors\n"
 	"  mutants [CONFIG]         list the planned mutants without running them\n"
 	"  sites [CONFIG]           list the sites of the graph operators (LD, LAm,\n"
 	"                           AFRm) in the model's module tree, with shapes\n"
@@ -48,7 +53,12 @@ int main(int argc, char **argv)
 		return MT_EXIT_OK;
 	}
 	if (!strcmp(cmd, "--version") || !strcmp(cmd, "version")) {
-		printf("mutorch %s (libtorch %s)\n", MUTORCH_VERSION, mt_shim_torch_version());
+#ifdef MUTORCH_MPI
+		printf("mutorch %s (libtorch %s; MPI: %s)\n", MUTORCH_VERSION, mt_shim_torch_version(),
+		       mt_mpi_library());
+#else
+		printf("mutorch %s (libtorch %s; MPI: not built)\n", MUTORCH_VERSION, mt_shim_torch_version());
+#endif
 		return MT_EXIT_OK;
 	}
 	if (!strcmp(cmd, "train"))
@@ -57,8 +67,14 @@ int main(int argc, char **argv)
 		return cmd_eval(argc - 1, argv + 1);
 	if (!strcmp(cmd, "run"))
 		return cmd_run(argc - 1, argv + 1);
+	if (!strcmp(cmd, "merge"))
+		return cmd_merge(argc - 1, argv + 1);
 	if (!strcmp(cmd, "score"))
 		return cmd_score(argc - 1, argv + 1);
+	if (!strcmp(cmd, "report"))
+		return cmd_report(argc - 1, argv + 1);
+	if (!strcmp(cmd, "analyse") || !strcmp(cmd, "analyze"))
+		return cmd_analyse(argc - 1, argv + 1);
 	if (!strcmp(cmd, "mutants"))
 		return cmd_mutants(argc - 1, argv + 1);
 	if (!strcmp(cmd, "sites"))

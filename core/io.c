@@ -268,11 +268,17 @@ int mt_io_write_file_atomic(const char *path, const void *buf, size_t len)
 	char *tmp = NULL;
 	FILE *f = NULL;
 	int error = 0;
-	size_t n = strlen(path) + 16;
+	char host[64] = "";
+	size_t n;
 
+	/* A name of its own per host and process: writers on several machines
+	 * sharing a directory (a training cache on NFS) never mix their
+	 * bytes, and the rename publishes whole files only. */
+	gethostname(host, sizeof(host) - 1);
+	n = strlen(path) + strlen(host) + 48;
 	if (!(tmp = malloc(n)))
 		return mt_error_oom();
-	snprintf(tmp, n, "%s.tmp", path);
+	snprintf(tmp, n, "%s.tmp.%s.%ld", path, host, (long)getpid());
 	if (!(f = fopen(tmp, "wb"))) {
 		error = mt_error_set(MT_EIO, "%s: cannot create: %s", tmp,
 				     strerror(errno));

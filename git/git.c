@@ -578,3 +578,74 @@ void mt_git_lock_release(mt_git_lock *lock)
 	close(lock->fd);
 	free(lock);
 }
+
+void mt_git_commit_infos_free(mt_git_commit_info *commits, size_t n)
+{
+	if (!commits)
+		return;
+	for (size_t i = 0; i < n; i++)
+		free(commits[i].summary);
+	free(commits);
+}
+
+int mt_git_first_parent_history(mt_git_commit_info **out, size_t *n, mt_git_repo *r,
+				const char *rev, size_t max)
+{
+	char start[MT_GIT_OID_HEX];
+	git_revwalk *walk = NULL;
+	mt_git_commit_info *list = NULL;
+	size_t count = 0, cap = 0;
+	git_oid id;
+	int gerr, error;
+
+	*out = NULL;
+	*n = 0;
+	if ((error = mt_git_resolve(start, r, rev)) < 0)
+		return error;
+	git_oid_fromstr(&id, start);
+	if ((gerr = git_revwalk_new(&walk, r->repo)) < 0 ||
+	    (gerr = git_revwalk_simplify_first_parent(walk)) < 0 ||
+	    (gerr = git_revwalk_push(walk, &id)) < 0) {
+		error = git_fail(gerr, "cannot walk the history of %s", rev);
+		goto cleanup;
+	}
+	while ((max == 0 || count < max) && (gerr = git_revwalk_next(&id, walk)) == 0) {
+		git_commit *commit = NULL;
+		const char *summary;
+		if (count == cap) {
+			size_t ncap = cap ? cap * 2 : 64;
+			mt_git_commit_info *grown = realloc(list, ncap * sizeof(*list));
+			if (!grown) {
+				error = mt_error_oom();
+				goto cleanup;
+			}
+			list = grown;
+			cap = ncap;
+		}
+		if ((gerr = git_commit_lookup(&commit, r->repo, &id)) < 0) {
+			error = git_fail(gerr, "cannot read a commit in the history of %s", rev);
+			goto cleanup;
+		}
+		git_oid_tostr(list[count].oid, MT_GIT_OID_HEX, &id);
+		summary = git_commit_summary(commit);
+		list[count].summary = strdup(summary ? summary : "");
+		list[count].time = (long long)git_commit_time(commit);
+		git_commit_free(commit);
+		if (!list[count++].summary) {
+			error = mt_error_oom();
+			goto cleanup;
+		}
+	}
+	if (gerr < 0 && gerr != GIT_ITEROVER) {
+		error = git_fail(gerr, "cannot walk the history of %s", rev);
+		goto cleanup;
+	}
+	*out = list;
+	*n = count;
+	list = NULL;
+	count = 0;
+cleanup:
+	mt_git_commit_infos_free(list, count);
+	git_revwalk_free(walk);
+	return error;
+}

@@ -1,5 +1,6 @@
 /* Report writers: terminal table, JSON, CSV (kills, predictions, inputs). */
 #include "internal.h"
+#include "mutorch/analysis.h"
 #include "mutorch/csv.h"
 #include "mutorch/error.h"
 #include "mutorch/io.h"
@@ -123,9 +124,76 @@ static json_t *row_json(const mt_score_row *r, const char *key)
 	return o;
 }
 
+/* Element k: the inputs of T' that kill exactly k mutants of M'. */
+static json_t *ks1_histogram(const mt_killmatrix *km, const mt_scores *s)
+{
+	json_t *a = json_array();
+	uint32_t max = 0;
+	size_t *count;
+	for (size_t t = 0; t < km->n_inputs; t++)
+		if (km_bit(km->correct_bits, t) && s->ks1[t] > max)
+			max = s->ks1[t];
+	if (!(count = calloc((size_t)max + 1, sizeof(size_t))))
+		return a;
+	for (size_t t = 0; t < km->n_inputs; t++)
+		if (km_bit(km->correct_bits, t))
+			count[s->ks1[t]]++;
+	for (size_t k = 0; k < km->n_inputs && k <= max; k++)
+		json_array_append_new(a, json_integer((json_int_t)count[k]));
+	free(count);
+	return a;
+}
+
+/* "killed_by_class" in every row: element c counts the mutants of M' in
+ * the row with c in KilledClasses(m) (the elements add up to the row's
+ * killed_classes). */
+static void class_kills(json_t *root, const mt_killmatrix *km, const mt_scores *s)
+{
+	size_t nc = (size_t)km->num_classes, *killed;
+	size_t nrows = 1 + s->n_operators + s->n_layers;
+	unsigned char *hit = malloc(nc);
+	json_t *rows[2] = {json_object_get(root, "operators"), json_object_get(root, "layers")};
+
+	if (!hit || !(killed = calloc(nrows * nc, sizeof(size_t)))) {
+		free(hit);
+		return;
+	}
+	for (size_t m = 0; m < km->n_mutants; m++) {
+		const mt_km_mutant *mu = km->mutants[m];
+		size_t at[3] = {0, 1, 1 + s->n_operators};
+		if (!mu->predictions || s->filtered[m])
+			continue;
+		for (size_t i = 0; i < s->n_operators; i++)
+			if (!strcmp(s->operators[i].name, mu->operator_name))
+				at[1] += i;
+		for (size_t i = 0; i < s->n_layers; i++)
+			if (!strcmp(s->layers[i].name, mu->layer))
+				at[2] += i;
+		memset(hit, 0, nc);
+		for (size_t t = 0; t < km->n_inputs; t++)
+			if (mu->kills && km_bit(mu->kills, t))
+				hit[km->classes[t]] = 1;
+		for (size_t c = 0; c < nc; c++)
+			for (size_t r = 0; r < 3 && hit[c]; r++)
+				killed[at[r] * nc + c]++;
+	}
+	for (size_t r = 0; r < nrows; r++) {
+		json_t *row = r == 0 ? json_object_get(root, "totals") :
+			r <= s->n_operators ? json_array_get(rows[0], r - 1) :
+			json_array_get(rows[1], r - 1 - s->n_operators);
+		json_t *a = json_array();
+		for (size_t c = 0; c < nc; c++)
+			json_array_append_new(a, json_integer((json_int_t)killed[r * nc + c]));
+		json_object_set_new(row, "killed_by_class", a);
+	}
+	free(killed);
+	free(hit);
+}
+
 static json_t *report_json(const mt_killmatrix *km, const mt_scores *s)
 {
 	json_t *root = json_object(), *arr, *meta, *ks1;
+	char digest[41];
 	unsigned char *seen = malloc((size_t)km->num_classes);
 	if (!root || !seen) {
 		free(seen);
@@ -190,12 +258,16 @@ static json_t *report_json(const mt_killmatrix *km, const mt_scores *s)
 	for (size_t t = 0; t < km->n_inputs; t++)
 		json_array_append_new(ks1, json_integer(s->ks1[t]));
 	json_object_set_new(root, "ks1", ks1);
+	json_object_set_new(root, "ks1_histogram", ks1_histogram(km, s));
+	class_kills(root, km, s);
 
 	meta = json_object();
 	for (size_t i = 0; i < km->n_meta; i++)
 		json_object_set_new(meta, km->meta_keys[i],
 				    json_string(km->meta_values[i]));
 	json_object_set_new(root, "metadata", meta);
+	if (mt_killmatrix_digest(digest, km) == 0)
+		json_object_set_new(root, "killmatrix_digest", json_string(digest));
 	free(seen);
 	return root;
 }
@@ -297,14 +369,25 @@ int mt_killmatrix_write_inputs_csv(const mt_killmatrix *km, const char *path)
 {
 	mt_strbuf t = MT_STRBUF_INIT;
 	mt_scores *s;
+	mt_lcr_result *lcr = NULL;
 	int error;
 	if ((error = mt_killmatrix_scores(&s, km)) < 0)
 		return error;
-	mt_strbuf_puts(&t, "input,class,original_prediction,in_t_prime,ks1\n");
-	for (size_t i = 0; i < km->n_inputs; i++)
-		mt_strbuf_printf(&t, "%zu,%u,%u,%d,%u\n", i, (unsigned)km->classes[i],
+	if ((error = mt_analysis_lcr(&lcr, km)) < 0) {
+		mt_scores_free(s);
+		return error;
+	}
+	mt_strbuf_puts(&t, "input,class,original_prediction,in_t_prime,ks1,lcr\n");
+	for (size_t i = 0; i < km->n_inputs; i++) {
+		mt_strbuf_printf(&t, "%zu,%u,%u,%d,%u,", i, (unsigned)km->classes[i],
 			       (unsigned)km->original[i], km_bit(km->correct_bits, i),
 			       (unsigned)s->ks1[i]);
+		/* empty when no mutant is in M' (the rate is undefined) */
+		if (isfinite(lcr->lcr[i]))
+			mt_strbuf_double(&t, lcr->lcr[i]);
+		mt_strbuf_put(&t, "\n", 1);
+	}
+	mt_lcr_result_free(lcr);
 	mt_scores_free(s);
 	return mt_strbuf_write_file(&t, path);
 }

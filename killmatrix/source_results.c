@@ -111,6 +111,7 @@ static json_t *report_json(const mt_source_results *res)
 	json_object_set_new(r, "effect_size", json_real(res->effect));
 	json_object_set_new(r, "correction", json_string(res->correction));
 	json_object_set_new(r, "original_runs", json_integer(res->original_runs));
+	json_object_set_new(r, "max_runs", json_integer(res->max_runs));
 	json_object_set_new(r, "trainings_used", json_integer((json_int_t)res->trainings_used));
 	json_object_set_new(r, "trainings_fixed_design", json_integer((json_int_t)res->trainings_fixed_design));
 	json_object_set_new(r, "trainings_saved",

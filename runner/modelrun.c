@@ -14,6 +14,7 @@
 #include "mutorch/pool.h"
 #include "mutorch/report.h"
 #include "mutorch/resultlog.h"
+#include "mutorch/shard.h"
 #include "mutorch/runner.h"
 #include "mutorch/shim.h"
 #include "modelrun_internal.h"
@@ -316,7 +317,7 @@ cleanup:
 static int remove_run_files(const char *dir)
 {
 	const char *names[] = {"results.jsonl", "killmatrix.mtkm", "report.json", "kills.csv",
-			       "predictions.csv", "inputs.csv", "stryker.json", "plan.json"};
+			       "predictions.csv", "inputs.csv", "stryker.json", "plan.json", "shard.json"};
 	for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++) {
 		char *p = mt_io_path_join(dir, names[i]);
 		if (!p)
@@ -325,6 +326,52 @@ static int remove_run_files(const char *dir)
 		free(p);
 	}
 	return 0;
+}
+
+/* --shard k/n: the deal by expected cost, recorded in shard.json;
+ * largest_first: *cost kept for the order. */
+static int select_shard(int **owner, double **cost_out, const mt_plan *plan, model_setup *s,
+			const mt_run_options *o, const char *dir)
+{
+	size_t n = mt_plan_count(plan);
+	double *cost = malloc(sizeof(double) * (n ? n : 1));
+	int error;
+
+	if (!cost)
+		return mt_error_oom();
+	*cost_out = cost;
+	if ((error = mt_mr_costs(cost, plan, s)) < 0 || o->shard_count <= 0)
+		return error;
+	if (!(*owner = malloc(sizeof(int) * (n ? n : 1))))
+		return mt_error_oom();
+	if ((error = mt_shard_assign(*owner, cost, n, o->shard_count)) == 0)
+		error = mt_shard_record(dir, "shard.json", "model", o->shard_index, o->shard_count, plan, *owner,
+					cost);
+	return error;
+}
+
+static const double *sort_cost;
+
+static int by_cost_desc(const void *a, const void *b)
+{
+	size_t x = *(const size_t *)a, y = *(const size_t *)b;
+	if (sort_cost[x] != sort_cost[y])
+		return sort_cost[x] > sort_cost[y] ? -1 : 1;
+	return x < y ? -1 : x > y;
+}
+
+/* `mutorch merge`: the mutants no shard recorded, by name. */
+static int missing_error(const mt_plan *plan, const size_t *pending, size_t npending, const char *dir)
+{
+	char msg[2048];
+	size_t used = (size_t)snprintf(msg, sizeof(msg), "%zu mutant%s without a result in the shards "
+				       "(a shard has not finished; run it again to complete it):",
+				       npending, npending == 1 ? "" : "s");
+	for (size_t i = 0; i < npending && i < 20 && used < sizeof(msg) - 64; i++)
+		used += (size_t)snprintf(msg + used, sizeof(msg) - used, " %s", mt_plan_at(plan, pending[i])->id);
+	if (npending > 20)
+		snprintf(msg + used, sizeof(msg) - used, " (and %zu more)", npending - 20);
+	return mt_error_set(MT_EINVALID, "%s: %s", dir, msg);
 }
 
 int mt_model_run(mt_killmatrix **km_out, const mt_config *cfg, const mt_run_options *o)
@@ -342,7 +389,8 @@ int mt_model_run(mt_killmatrix **km_out, const mt_config *cfg, const mt_run_opti
 	int64_t *original = NULL, n = 0;
 	run_state rs;
 	double t0;
-	int error;
+	int *owner = NULL, error;
+	double *cost = NULL;
 
 	*km_out = NULL;
 	memset(&s, 0, sizeof(s));
@@ -422,16 +470,30 @@ int mt_model_run(mt_killmatrix **km_out, const mt_config *cfg, const mt_run_opti
 		error = mt_error_oom();
 		goto cleanup;
 	}
+	if ((o->shard_count > 0 || o->largest_first) &&
+	    (error = select_shard(&owner, &cost, plan, &s, o, dir)) < 0)
+		goto cleanup;
 	for (i = 0; i < mt_plan_count(plan); i++)
-		if (!json_object_get(by_id, mt_plan_at(plan, i)->id))
+		if (!json_object_get(by_id, mt_plan_at(plan, i)->id) &&
+		    (!owner || owner[i] == o->shard_index - 1))
 			pending[npending++] = i;
+	if (o->merge_only && npending > 0) {
+		error = missing_error(plan, pending, npending, dir);
+		goto cleanup;
+	}
+	if (o->largest_first && cost) {
+		sort_cost = cost;
+		qsort(pending, npending, sizeof(size_t), by_cost_desc);
+	}
 
 	rs.plan = plan;
 	rs.by_id = by_id;
 	rs.labels = mt_dataset_labels(s.test);
 	rs.original = original;
 	rs.n = n;
-	rs.total = mt_plan_count(plan);
+	rs.total = owner ? 0 : mt_plan_count(plan);
+	for (i = 0; owner && i < mt_plan_count(plan); i++)
+		rs.total += owner[i] == o->shard_index - 1;
 	rs.done = rs.total - npending;
 	rs.start = mt_clock_now();
 	rs.o = o;
@@ -478,6 +540,8 @@ cleanup:
 	json_decref(by_id);
 	json_decref(plan_ids);
 	free(pending);
+	free(owner);
+	free(cost);
 	free(original);
 	free(plan_path);
 	free(log_path);

@@ -16,6 +16,7 @@
 #include "mutorch/dataset.h"
 #include "mutorch/mutant.h"
 #include "mutorch/operators.h"
+#include "mutorch/plan.h"
 #include "mutorch/shim.h"
 #include "mutorch/shim_partial.h"
 #include "cut_cache.h"
@@ -42,5 +43,9 @@ void mt_mr_setup_dispose(model_setup *s);
 json_t *mt_mr_evaluate_one(const mt_config *cfg, model_setup *s, mt_cut_cache *cc,
 			   const mt_mutant_desc *d, const int64_t *original,
 			   int64_t *pred, float *logits, int64_t n);
+
+/* The expected cost of each mutant of plan, for the shards' deal
+ * (shard_cost.c): 0.1 + the share of the forward it re-runs. */
+int mt_mr_costs(double *cost, const mt_plan *plan, model_setup *s);
 
 #endif

@@ -111,6 +111,13 @@ static int send_task(worker *w, size_t task, const mt_pool_options *o)
 	return 0;
 }
 
+static const mt_pool_transport *transport;
+
+void mt_pool_set_transport(const mt_pool_transport *t)
+{
+	transport = t;
+}
+
 int mt_pool_run(const mt_pool_options *o, const size_t *tasks, size_t ntasks)
 {
 	int jobs = o->jobs < 1 ? 1 : o->jobs;
@@ -122,6 +129,8 @@ int mt_pool_run(const mt_pool_options *o, const size_t *tasks, size_t ntasks)
 
 	if (ntasks == 0)
 		return 0;
+	if (transport)
+		return transport->run(o, tasks, ntasks);
 	if ((size_t)jobs > ntasks)
 		jobs = (int)ntasks;
 	/* A worker that dies leaves a broken pipe; report it, don't die. */
@@ -269,6 +278,8 @@ int mt_pool_serve(mt_pool_serve_fn serve, void *ctx)
 	char line[256];
 	int error = 0;
 
+	if (transport)
+		return transport->serve(serve, ctx);
 	printf("ready\n");
 	fflush(stdout);
 	while (fgets(line, sizeof(line), stdin)) {

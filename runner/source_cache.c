@@ -14,6 +14,9 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <jansson.h>
+#include <limits.h>
+#include <signal.h>
+#include <time.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -224,28 +227,66 @@ int mt_src_cache_adopt_model(const char *run_dir, const char *key, const char *p
 	return write_cache_json(run_dir, name, summary);
 }
 
+/* Is the holder written in the lock file gone? */
+static int lock_is_stale(const char *path, const char *host)
+{
+	char buf[160] = "", other[80] = "";
+	long pid = 0, limit = 86400;
+	const char *env = getenv("MUTORCH_LOCK_STALE");
+	struct stat st;
+	FILE *f;
+
+	if (env && atol(env) > 0)
+		limit = atol(env);
+	if (stat(path, &st) != 0)
+		return 0; /* released meanwhile: try again */
+	if ((f = fopen(path, "r"))) {
+		if (!fgets(buf, sizeof(buf), f))
+			buf[0] = '\0';
+		fclose(f);
+	}
+	if (sscanf(buf, "%ld %79s", &pid, other) == 2 && !strcmp(other, host) && pid > 0)
+		return kill((pid_t)pid, 0) < 0 && errno == ESRCH;
+	/* another host's (or a holder still writing its name): by age */
+	return difftime(time(NULL), st.st_mtime) > (double)limit;
+}
+
 int mt_src_lock(int *fd, const char *path)
 {
-	struct stat a, b;
+	char host[64] = "", line[128];
+	unsigned waited = 0;
 
 	*fd = -1;
+	gethostname(host, sizeof(host) - 1);
 	for (;;) {
-		int f = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0644);
-		if (f < 0)
-			return mt_error_set(MT_EIO, "%s: cannot create the lock: %s", path, strerror(errno));
-		while (flock(f, LOCK_EX) < 0) {
-			if (errno != EINTR) {
+		int f = open(path, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
+		if (f >= 0) {
+			int n = snprintf(line, sizeof(line), "%ld %s\n", (long)getpid(), host);
+			if (write(f, line, (size_t)n) != n || fsync(f) != 0) {
+				int e = errno;
 				close(f);
-				return mt_error_set(MT_EIO, "%s: cannot lock: %s", path, strerror(errno));
+				unlink(path);
+				return mt_error_set(MT_EIO, "%s: cannot write the lock: %s", path, strerror(e));
 			}
-		}
-		/* The holder before us may have removed the file: then ours is
-		 * a lock on nothing, and we start over. */
-		if (fstat(f, &a) == 0 && stat(path, &b) == 0 && a.st_ino == b.st_ino && a.st_dev == b.st_dev) {
 			*fd = f;
 			return 0;
 		}
-		close(f);
+		if (errno != EEXIST)
+			return mt_error_set(MT_EIO, "%s: cannot create the lock: %s", path, strerror(errno));
+		if (lock_is_stale(path, host)) {
+			/* Two waiters may judge it stale at once; the worst case
+			 * is one training done twice, with the same result. */
+			fprintf(stderr, "mutorch: %s: stale lock (its holder is gone): taken over\n", path);
+			unlink(path);
+			continue;
+		}
+		/* Someone else trains this key: wait, 0.1 s growing to 2 s. */
+		{
+			unsigned ms = waited < 20 ? 100 : 2000;
+			struct timespec ts = {ms / 1000, (long)(ms % 1000) * 1000000L};
+			nanosleep(&ts, NULL);
+			waited++;
+		}
 	}
 }
 
@@ -372,10 +413,39 @@ int mt_src_setup_write(const char *dir, const char *digest)
 	return error;
 }
 
-int mt_src_prepare_dir(const char *dir)
+int mt_src_prepare_dir(const char *dir, const char *cache_dir)
 {
-	char *cache = mt_io_path_join(dir, "cache");
-	int error = cache ? mt_io_mkdirs(cache) : mt_error_oom();
+	char *cache = mt_io_path_join(dir, "cache"), target[PATH_MAX], have[PATH_MAX];
+	struct stat st;
+	ssize_t n;
+	int error;
+
+	if (!cache)
+		return mt_error_oom();
+	if (!cache_dir) {
+		error = mt_io_mkdirs(cache);
+		goto cleanup;
+	}
+	if ((error = mt_io_mkdirs(dir)) < 0 || (error = mt_io_mkdirs(cache_dir)) < 0)
+		goto cleanup;
+	if (!realpath(cache_dir, target)) {
+		error = mt_error_set(MT_EIO, "%s: cannot resolve the cache directory: %s", cache_dir, strerror(errno));
+		goto cleanup;
+	}
+	if (lstat(cache, &st) == 0 && !S_ISLNK(st.st_mode)) {
+		error = mt_error_set(MT_EINVALID, "%s is a cache of its own, not a link to the shared cache %s: "
+				     "move its entries there (they are keyed by content) and remove it", cache, target);
+		goto cleanup;
+	}
+	if ((n = readlink(cache, have, sizeof(have) - 1)) >= 0) {
+		have[n] = '\0';
+		if (!strcmp(have, target))
+			goto cleanup;
+		unlink(cache); /* another shared cache than last time */
+	}
+	if (symlink(target, cache) < 0 && errno != EEXIST)
+		error = mt_error_set(MT_EIO, "%s: cannot link the shared cache %s: %s", cache, target, strerror(errno));
+cleanup:
 	free(cache);
 	return error;
 }
@@ -391,7 +461,7 @@ int mt_src_subdir(char **out, const char *dir, const char *name, const mt_plan *
 		error = mt_error_oom();
 		goto cleanup;
 	}
-	if ((error = mt_src_prepare_dir(sub)) < 0 || (error = mt_plan_save(plan, p)) < 0 ||
+	if ((error = mt_src_prepare_dir(sub, NULL)) < 0 || (error = mt_plan_save(plan, p)) < 0 ||
 	    (error = mt_src_setup_write(sub, digest)) < 0)
 		goto cleanup;
 	*out = sub;

@@ -35,8 +35,9 @@ int mt_src_data_digest(char out[MT_SRC_DIGEST_LEN], const mt_config *cfg);
 /* source-setup.json: the digest the workers' keys use. */
 int mt_src_setup_write(const char *dir, const char *digest);
 int mt_src_setup_read(char out[MT_SRC_DIGEST_LEN], const char *dir);
-/* dir/cache exists. */
-int mt_src_prepare_dir(const char *dir);
+/* dir/cache exists; with cache_dir (may be NULL) it is a link to that
+ * directory (made absolute), the training cache shared by shards. */
+int mt_src_prepare_dir(const char *dir, const char *cache_dir);
 /* dir/name with its own cache, plan and setup (calibration, search);
  * *out is the malloc'd path. */
 int mt_src_subdir(char **out, const char *dir, const char *name, const mt_plan *plan,
@@ -58,10 +59,14 @@ int mt_src_cache_save_eval(const char *run_dir, const char *key, const int64_t *
  * cache as cache/TRAIN_KEY.pt, then its summary. */
 int mt_src_cache_adopt_model(const char *run_dir, const char *key, const char *path,
 			     json_t *summary);
-/* An exclusive lock on path (created; flock), held until mt_src_unlock,
- * which removes the file. Workers that could train the same key (a run
- * resumed while an orphaned worker finishes) take it, so no training is
- * done twice. *fd is -1 when not locked. */
+/* An exclusive lock on path, held until mt_src_unlock, which removes the
+ * file: created with O_EXCL and holding "PID HOST", so that it works on a
+ * directory shared over NFS by several machines. Workers that could train
+ * the same key (shards sharing a cache, a run resumed while an orphaned
+ * worker finishes) take it, so no training is done twice; a waiter polls.
+ * A lock whose holder is gone (same host: the pid no longer runs; another
+ * host: the file is older than MUTORCH_LOCK_STALE seconds, default 86400)
+ * is stale and taken over. *fd is -1 when not locked. */
 int mt_src_lock(int *fd, const char *path);
 void mt_src_unlock(int fd, const char *path);
 /* 1 with the model and its training summary when cached, else 0. */
@@ -103,7 +108,16 @@ typedef struct {
 	size_t total, done, trained_now, reevaluated_now;
 	double start, last_draw;
 	const mt_run_options *o;
+	/* --shard: owner[k] is the shard (0-based) of the plan's mutant k;
+	 * NULL: every mutant is this run's. The original is every shard's. */
+	const int *owner;
+	/* largest_first: the expected cost of a run of mutant k (the
+	 * original's: 1); NULL: slot order. */
+	const double *run_cost;
 } mt_src_state;
+
+/* Is slot s (0: the original) this run's to train? */
+int mt_src_slot_owned(const mt_src_state *ss, size_t s);
 
 /* Open the training log (records: what it holds already); run_dir and
  * plan are set by the caller. */

@@ -5,6 +5,7 @@
 #include "mutorch/error.h"
 #include "mutorch/io.h"
 #include "mutorch/runner.h"
+#include "mutorch/shard.h"
 #include "mutorch/source_plan.h"
 #include "mutorch/sourcerun.h"
 #include "source_internal.h"
@@ -40,7 +41,7 @@ static int train_fixed(mt_src_state *ss, int *need)
 	int error;
 
 	for (size_t s = 0; s < st->nslots; s++)
-		need[s] = st->max_runs;
+		need[s] = mt_src_slot_owned(ss, s) ? st->max_runs : 0;
 	if ((error = mt_src_train_missing(ss, need)) < 0)
 		return error;
 	for (size_t s = 0; s < st->nslots; s++)
@@ -64,6 +65,10 @@ static int train_sequential(mt_src_state *ss, int *need)
 		int n_k = (int)mt_stats_sequential_look_n(design, k), any = 0;
 		need[0] = n_k;
 		for (size_t s = 1; s < nslots; s++) {
+			if (!mt_src_slot_owned(ss, s)) {
+				need[s] = 0;
+				continue;
+			}
 			need[s] = st->decided[s] || st->failed[s] ? st->runs_used[s] : n_k;
 			any |= !st->decided[s] && !st->failed[s];
 		}
@@ -77,7 +82,7 @@ static int train_sequential(mt_src_state *ss, int *need)
 		}
 		for (size_t s = 1; s < nslots; s++) {
 			mt_stats_sequential_result sr;
-			if (st->decided[s] || st->failed[s])
+			if (st->decided[s] || st->failed[s] || !mt_src_slot_owned(ss, s))
 				continue;
 			if ((error = mt_stats_sequential_decide(&sr, design, st->acc,
 								&st->acc[s * (size_t)st->max_runs], (size_t)n_k)) < 0)
@@ -317,6 +322,41 @@ static int describe(mt_source_results *res, const mt_config *cfg, const mt_src_s
 	return 0;
 }
 
+/* The expected cost of a mutant's trainings, relative to one of the
+ * original's: more runs, more epochs and more samples cost more (the
+ * shards' deal). */
+static double expected_cost(const mt_config *cfg, const mt_dataset *train, const mt_source_mutant *mu,
+			    int runs)
+{
+	double c = (double)runs;
+	int64_t n = mt_dataset_count(train);
+	if (!mu || mu->not_applicable || !mu->config)
+		return 0.1;
+	if (cfg->epochs > 0 && mu->config->epochs > 0)
+		c *= (double)mu->config->epochs / (double)cfg->epochs;
+	if (mu->n_map > 0 && n > 0)
+		c *= (double)mu->n_map / (double)n;
+	return c;
+}
+
+/* `mutorch merge`: a mutant whose training failed in its shard is
+ * recorded so in the merged log; it stays failed with that reason. */
+static void seed_failures(mt_src_slots *st, json_t *records)
+{
+	size_t i;
+	json_t *rec;
+	json_array_foreach(records, i, rec) {
+		const char *status = json_string_value(json_object_get(rec, "status"));
+		json_int_t slot = json_integer_value(json_object_get(rec, "slot"));
+		const char *reason = json_string_value(json_object_get(rec, "reason"));
+		if (!status || !strcmp(status, "Trained") || slot < 0 || (size_t)slot >= st->nslots ||
+		    st->failed[slot])
+			continue;
+		st->failed[slot] = !strcmp(status, "Timeout") ? 2 : 1;
+		st->reason[slot] = strdup(reason ? reason : "failed");
+	}
+}
+
 /* Train and decide the planned mutants, then fill *out and write the
  * reports into dir. */
 static int run_plan(mt_source_results **out, const mt_config *cfg, const mt_run_options *o,
@@ -331,6 +371,8 @@ static int run_plan(mt_source_results **out, const mt_config *cfg, const mt_run_
 	mt_src_state ss;
 	json_t *records = NULL;
 	mt_source_results *res = NULL;
+	double *cost = NULL;
+	int *owner = NULL;
 
 	memset(&ss, 0, sizeof(ss));
 	if (max_runs >= MT_SOURCE_RUN_STRIDE) {
@@ -344,9 +386,15 @@ static int run_plan(mt_source_results **out, const mt_config *cfg, const mt_run_
 	}
 	if ((error = mt_src_slots_new(&st, nslots, max_runs)) < 0)
 		goto cleanup;
+	if (!(cost = malloc(sizeof(double) * nslots))) {
+		error = mt_error_oom();
+		goto cleanup;
+	}
 	for (size_t s = 0; s < nslots; s++) {
 		if (s > 0 && (error = mt_source_plan_mutant(&mu, cfg, train, mt_plan_at(plan, s - 1))) < 0)
 			goto cleanup;
+		if (s > 0)
+			cost[s - 1] = expected_cost(cfg, train, mu, max_runs);
 		for (int r = 0; r < max_runs && error == 0; r++)
 			error = mt_src_run_key(st->keys[s * (size_t)max_runs + (size_t)r], cfg, mu, digest, r);
 		mt_source_mutant_free(mu);
@@ -358,6 +406,24 @@ static int run_plan(mt_source_results **out, const mt_config *cfg, const mt_run_
 		goto cleanup;
 	ss.run_dir = dir;
 	ss.plan = plan;
+	if (o->shard_count > 0) {
+		if (!(owner = malloc(sizeof(int) * (nmut ? nmut : 1)))) {
+			error = mt_error_oom();
+			goto cleanup;
+		}
+		if ((error = mt_shard_assign(owner, cost, nmut, o->shard_count)) < 0 ||
+		    (error = mt_shard_record(dir, "source-shard.json", "source", o->shard_index, o->shard_count,
+					     plan, owner, cost)) < 0)
+			goto cleanup;
+		ss.owner = owner;
+	}
+	if (o->merge_only)
+		seed_failures(st, records);
+	if (o->largest_first) {
+		for (size_t k = 0; k < nmut; k++)
+			cost[k] /= max_runs; /* per run */
+		ss.run_cost = cost;
+	}
 	if (o->progress)
 		fprintf(o->progress, "%zu source-level mutants planned; %s, %d runs%s each, rule %s; results in %s\n",
 			nmut, cfg->src_sequential ? "sequential design" : "fixed design", max_runs,
@@ -366,6 +432,13 @@ static int run_plan(mt_source_results **out, const mt_config *cfg, const mt_run_
 		goto cleanup;
 	if (st->failed[0]) {
 		error = mt_src_original_failed(cfg, st->reason[0]);
+		goto cleanup;
+	}
+	if (owner) {
+		/* The verdicts need every shard's runs: `mutorch merge`. */
+		if (o->progress)
+			fprintf(o->progress, "shard %d/%d: its trainings are done; merge the shards with `mutorch merge OUT DIR...`\n",
+				o->shard_index, o->shard_count);
 		goto cleanup;
 	}
 	if ((error = mt_source_results_new(&res, nmut, (size_t)mt_dataset_count(test))) < 0 ||
@@ -381,6 +454,8 @@ cleanup:
 	mt_resultlog_free(ss.log);
 	mt_src_slots_free(st);
 	free(need);
+	free(cost);
+	free(owner);
 	free(log_path);
 	free(report_path);
 	return error;
@@ -400,11 +475,15 @@ int mt_source_run(mt_source_results **out, const mt_config *cfg, const mt_run_op
 		error = mt_error_oom();
 		goto cleanup;
 	}
-	if ((error = mt_src_prepare_dir(dir)) < 0)
+	if ((error = mt_src_prepare_dir(dir, o->cache_dir)) < 0)
 		goto cleanup;
 	if (o->force) {
+		char *shard_path = mt_io_path_join(dir, "source-shard.json");
 		unlink(plan_path);
 		unlink(log_path);
+		if (shard_path)
+			unlink(shard_path);
+		free(shard_path);
 	}
 	if ((error = mt_runner_load_dataset(&train, cfg, MT_SPLIT_TRAIN)) < 0 ||
 	    (error = mt_runner_load_dataset(&test, cfg, MT_SPLIT_TEST)) < 0 ||

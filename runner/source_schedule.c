@@ -196,11 +196,69 @@ int mt_src_state_open(mt_src_state *ss, json_t **records, const char *log_path,
 	return 0;
 }
 
+int mt_src_slot_owned(const mt_src_state *ss, size_t s)
+{
+	return s == 0 || !ss->owner || ss->owner[s - 1] == ss->o->shard_index - 1;
+}
+
+/* `mutorch merge`: the trainings that no shard recorded, by mutant. */
+static int missing_trainings(const mt_src_state *ss, const size_t *tasks, size_t ntasks)
+{
+	char msg[2048];
+	size_t used = (size_t)snprintf(msg, sizeof(msg), "%zu training%s missing from the shards (a shard "
+				       "has not finished; run it again to complete it):", ntasks,
+				       ntasks == 1 ? "" : "s");
+	size_t last = (size_t)-1, shown = 0;
+	for (size_t i = 0; i < ntasks && used < sizeof(msg) - 80; i++) {
+		size_t slot = tasks[i] / MT_SOURCE_RUN_STRIDE;
+		if (slot == last)
+			continue;
+		last = slot;
+		if (shown++ == 20) {
+			used += (size_t)snprintf(msg + used, sizeof(msg) - used, " ...");
+			break;
+		}
+		used += (size_t)snprintf(msg + used, sizeof(msg) - used, " %s",
+					 slot ? mt_plan_at(ss->plan, slot - 1)->id : "original");
+	}
+	return mt_error_set(MT_EINVALID, "%s: %s", ss->run_dir, msg);
+}
+
 /* A mutant whose training failed once gets no more runs. */
 static int src_skip(void *ctx, size_t task)
 {
 	mt_src_state *ss = ctx;
 	return ss->st->failed[task / MT_SOURCE_RUN_STRIDE] != 0;
+}
+
+/* a[0..n) rotated left by k mod n */
+static void rotate(size_t *a, size_t n, size_t k)
+{
+	if (n < 2 || (k %= n) == 0)
+		return;
+	for (size_t i = 0; i < k; i++) {
+		size_t first = a[0];
+		memmove(a, a + 1, sizeof(size_t) * (n - 1));
+		a[n - 1] = first;
+	}
+}
+
+static const mt_src_state *sort_state;
+
+static double task_cost(size_t task)
+{
+	size_t slot = task / MT_SOURCE_RUN_STRIDE;
+	return slot ? sort_state->run_cost[slot - 1] : 1.0;
+}
+
+/* Largest first; ties in task order (deterministic). */
+static int by_run_cost(const void *a, const void *b)
+{
+	size_t x = *(const size_t *)a, y = *(const size_t *)b;
+	double cx = task_cost(x), cy = task_cost(y);
+	if (cx != cy)
+		return cx > cy ? -1 : 1;
+	return x < y ? -1 : x > y;
 }
 
 /* Train whatever of runs [0, need[slot]) is not cached. */
@@ -221,7 +279,22 @@ int mt_src_train_missing(mt_src_state *ss, const int *need)
 				tasks[ntasks++] = s * MT_SOURCE_RUN_STRIDE + (size_t)r;
 		}
 	}
-	if (ntasks > 0) {
+	if (ss->owner && ss->o->shard_count > 1) {
+		/* Shards on a shared cache all need the original's runs: each
+		 * starts at another run, so that they train them side by side
+		 * instead of queueing on the same lock. */
+		size_t norig = 0;
+		while (norig < ntasks && tasks[norig] < MT_SOURCE_RUN_STRIDE)
+			norig++;
+		rotate(tasks, norig, (size_t)(ss->o->shard_index - 1));
+	}
+	if (ntasks > 1 && ss->run_cost) {
+		sort_state = ss;
+		qsort(tasks, ntasks, sizeof(size_t), by_run_cost);
+	}
+	if (ntasks > 0 && ss->o->merge_only) {
+		error = missing_trainings(ss, tasks, ntasks);
+	} else if (ntasks > 0) {
 		const mt_run_options *o = ss->o;
 		char *argv[] = {(char *)o->self_exe, "worker", (char *)o->config_path, "--run-dir",
 				(char *)ss->run_dir, "--source", NULL};

@@ -45,11 +45,11 @@ shim          shim shim_train shim_graph shim_partial shim_rnn
 config        config arch
 data          dataset
 killmatrix    killmatrix scores report stats stats_sequential stats_inputs
-killmatrix    stats_search source_results
+killmatrix    stats_search source_results analysis html_report
 git           git
 operators     operators view floats source
 mutate        plan source_plan
-runner        runner pool resultlog mutant modelrun sourcerun run
+runner        runner pool resultlog mutant modelrun sourcerun run shard mpi
 '
 
 # ---- Top-level folders that hold no module (not checked) ----------------

@@ -2,7 +2,7 @@
 # Run libFuzzer targets (tests/fuzz) on their seed corpora.
 #   scripts/fuzz.sh TARGET SECONDS   one target: idx, npy, cifar, config,
 #                                    killmatrix, zip, torchdict, resultlog,
-#                                    note (or fuzz_idx, ...)
+#                                    note, source_results (or fuzz_idx, ...)
 #   scripts/fuzz.sh all SECONDS      every target in tests/fuzz/CMakeLists.txt,
 #                                    SECONDS each
 #   scripts/fuzz.sh list             the targets

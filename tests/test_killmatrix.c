@@ -734,10 +734,13 @@ Test(killmatrix, csv_exact)
 	snprintf(path, sizeof(path), "%s/inputs.csv", dir);
 	cr_assert_eq(mt_killmatrix_write_inputs_csv(km, path), 0);
 	text = th_read_all(path, NULL);
+	/* lcr over M' = {M1, M2, M4, M7}: the mutants whose label differs
+	 * from the original's: t0 M2 M7, t1 M4, t2 none, t3 M2, t4 M4,
+	 * t5 M1 M4, t6 M7, t7 M4 */
 	cr_assert_str_eq(text,
-		"input,class,original_prediction,in_t_prime,ks1\n"
-		"0,0,0,1,2\n1,0,0,1,1\n2,1,1,1,0\n3,1,1,1,1\n"
-		"4,2,2,1,1\n5,2,0,0,0\n6,0,0,1,1\n7,1,2,0,0\n");
+		"input,class,original_prediction,in_t_prime,ks1,lcr\n"
+		"0,0,0,1,2,0.5\n1,0,0,1,1,0.25\n2,1,1,1,0,0\n3,1,1,1,1,0.25\n"
+		"4,2,2,1,1,0.25\n5,2,0,0,0,0.5\n6,0,0,1,1,0.25\n7,1,2,0,0,0.25\n");
 	free(text);
 	unlink(path);
 

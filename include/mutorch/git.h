@@ -94,6 +94,22 @@ int mt_git_note_read(char **text, mt_git_repo *repo, const char *commit);
  * user, or "mutorch <mutorch@localhost>" when none is configured. */
 int mt_git_note_write(mt_git_repo *repo, const char *commit, const char *text);
 
+/* One commit of a history: its id, the first line of its message
+ * (malloc'd) and its committer time (seconds since the epoch). */
+typedef struct {
+	char oid[MT_GIT_OID_HEX];
+	char *summary;
+	long long time;
+} mt_git_commit_info;
+
+/* The first-parent history from rev ("HEAD", a branch, a hash) back to
+ * the root or to max commits (0: no limit), newest first: what `git log
+ * --first-parent` lists. A shallow clone's history ends where the clone
+ * was cut. Free with mt_git_commit_infos_free. */
+int mt_git_first_parent_history(mt_git_commit_info **out, size_t *n, mt_git_repo *repo,
+				const char *rev, size_t max);
+void mt_git_commit_infos_free(mt_git_commit_info *commits, size_t n);
+
 /* The hooks directory (core.hooksPath or <gitdir>/hooks); malloc'd. */
 int mt_git_hooks_dir(char **path, mt_git_repo *repo);
 

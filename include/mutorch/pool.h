@@ -58,6 +58,15 @@ int mt_pool_run(const mt_pool_options *o, const size_t *tasks, size_t ntasks);
 typedef int (*mt_pool_serve_fn)(char **payload, void *ctx, size_t task);
 int mt_pool_serve(mt_pool_serve_fn serve, void *ctx);
 
+/* Another way to reach the workers (MPI's ranks: mpi.h): when set, every
+ * mt_pool_run and mt_pool_serve of this process go through it instead of
+ * worker processes and pipes. NULL: the processes again. */
+typedef struct {
+	int (*run)(const mt_pool_options *o, const size_t *tasks, size_t ntasks);
+	int (*serve)(mt_pool_serve_fn serve, void *ctx);
+} mt_pool_transport;
+void mt_pool_set_transport(const mt_pool_transport *t);
+
 #ifdef __cplusplus
 }
 #endif

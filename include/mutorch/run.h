@@ -36,6 +36,21 @@ typedef struct {
 	 * process instead of in workers, without crash or time-limit
 	 * isolation (tests, debugging). */
 	int in_process;
+	/* Shards (docs/scale-out.md): evaluate only part shard_index of
+	 * shard_count (1-based), balanced by expected cost; 0: the whole
+	 * plan. */
+	int shard_index, shard_count;
+	/* `mutorch merge`: everything must be recorded (or cached) already;
+	 * nothing is evaluated or trained, and what is missing is an error
+	 * that names it. */
+	int merge_only;
+	/* Source level: the training cache lives here (RUN_DIR/cache becomes
+	 * a link to it), shared by shards on one or several machines;
+	 * NULL: RUN_DIR/cache. */
+	const char *cache_dir;
+	/* Hand the tasks to the workers largest expected cost first (the
+	 * dynamic schedule of --mpi: the long ones do not come last). */
+	int largest_first;
 } mt_run_options;
 
 #ifdef __cplusplus

@@ -79,6 +79,36 @@ typedef struct {
 int mt_source_results_new(mt_source_results **out, size_t nmutants, size_t n_inputs);
 void mt_source_results_free(mt_source_results *res);
 
+/* Read the results back from a run directory: source-report.json (every
+ * mutant's statistics and verdict) and source-runs.csv (the accuracies
+ * the verdicts used); kill probabilities and cache keys are not read.
+ * MT_EINVALID names the file, the field and what was expected. */
+int mt_source_results_load(mt_source_results **out, const char *dir);
+
+/* The same from the two files' contents (report_len and runs_len bytes;
+ * runs may be NULL when the report has no mutants); the names are for
+ * errors. The fuzz target tests/fuzz/fuzz_source_results.c calls it. */
+int mt_source_results_parse(mt_source_results **out, const char *report, size_t report_len,
+			    const char *runs, size_t runs_len, const char *report_name,
+			    const char *runs_name);
+
+/* The most runs (trainings) a loaded report may list in all, the
+ * original's and every mutant's: each is a whole training, so a real run
+ * has thousands; the bound keeps a damaged report from making mutorch
+ * allocate without end. */
+#define MT_SOURCE_MAX_TOTAL_RUNS 10000000
+
+/* The most bytes a run-directory text file (JSON, CSV, the viewer's
+ * script) that the report reads back may have: 256 MiB, far above what a
+ * run writes, so a damaged or hostile file cannot make mutorch allocate
+ * without bound (docs/security.md). */
+#define MT_RUN_FILE_MAX_BYTES ((size_t)256 << 20)
+
+/* Read a regular file of at most max bytes (mt_io_open_regular: a FIFO or
+ * directory is refused at once) as NUL-terminated text; a larger one is
+ * MT_EINVALID naming the file, its size and the limit. */
+int mt_run_file_read(char **out, size_t *len, const char *path, size_t max);
+
 /* killed / (killed + survived); NaN when both are 0. */
 double mt_source_results_score(const mt_source_results *res);
 
