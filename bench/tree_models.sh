@@ -15,6 +15,7 @@
 # linear and conv2d layer, in plan order. Everything runs on one thread and
 # is measured in CPU time, so other work on a shared machine does not
 # count; the wall-clock time of `mutorch run --jobs 1` is printed too.
+# STRIDE=k (environment) times only every k-th mutant of the plan.
 #   bench/tree_models.sh [INPUTS] [MUTANTS_PER_LAYER] [PYTORCH_SAMPLE] [MODEL...]
 # MODEL: resnet18, mobilenet, lenet (default: all three; lenet needs the
 # trained example, scripts/run-example.sh trains it). PYTORCH_SAMPLE: how
@@ -90,15 +91,16 @@ EOC
 	t1=$(date +%s.%N)
 	/usr/bin/python3 bench/tree_bench.py worker "$MUTORCH" "$cfg" "$run" "$model" "$data" > "$tmp/$m.worker.json"
 	/usr/bin/python3 bench/tree_bench.py pytorch "$m" "$model" "$data" "$run/plan.json" "$SAMPLE" > "$tmp/$m.pt.json"
-	/usr/bin/python3 - "$m" "$tmp/$m.worker.json" "$tmp/$m.pt.json" "$t0" "$t1" <<'EOP'
+	/usr/bin/python3 - "$m" "$tmp/$m.worker.json" "$tmp/$m.pt.json" "$t0" "$t1" "$run/plan.json" <<'EOP'
 import json, sys
 name, wk, pt, t0, t1 = sys.argv[1], json.load(open(sys.argv[2])), json.load(open(sys.argv[3])), float(sys.argv[4]), float(sys.argv[5])
+planned = len(json.load(open(sys.argv[6]))["mutants"])  # STRIDE times fewer than the run made
 muts = wk["mutants"]
 fwd = wk["forward_cpu"]  # measured between the worker's tasks
 cost = sum(m["cpu"] for m in muts) / len(muts)
 bound = sum(pt["bound"][m["target"]] for m in muts) / len(muts)
 pt_passes = pt["pytorch_cpu_per_mutant"] / pt["forward_cpu"]  # its own forward, same conditions
-wall = (t1 - t0) / len(muts)  # the whole run: startup and original included
+wall = (t1 - t0) / planned  # the whole run: startup and original included
 print(f"{name:10s} {len(muts):8d} {fwd * 1e3:11.1f} {cost / fwd:12.3f} {bound:10.3f} {cost / fwd / bound:7.2f} "
       f"{pt_passes:14.3f} {pt_passes / (cost / fwd):8.2f} {wall:12.3f}")
 with open(f"{sys.argv[2]}.layers", "w") as f:
