@@ -38,8 +38,9 @@ def lenet():
 
 
 def mutate(model, op, layer, gen):
-    m = dict(model.named_children())[layer]
-    w, b = m.weight.data, m.bias.data
+    m = model.get_submodule(layer)
+    w = m.weight.data
+    b = m.bias.data if m.bias is not None else torch.zeros(w.shape[0])
     flat = w.view(-1)
     with torch.no_grad():
         if op == "GF":

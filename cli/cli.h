@@ -60,6 +60,7 @@ int cmd_run(int argc, char **argv);
 int cmd_merge(int argc, char **argv);
 int cmd_score(int argc, char **argv);
 int cmd_mutants(int argc, char **argv);
+int cmd_sites(int argc, char **argv);
 int cmd_operators(int argc, char **argv);
 int cmd_export_mutant(int argc, char **argv);
 int cmd_worker(int argc, char **argv);

@@ -23,6 +23,8 @@ static const char usage[] =
 	"  analyse RUN_DIR WHAT     test-set analyses: minimise, prioritise, lcr,\n"
 	"                           survivors\n"
 	"  mutants [CONFIG]         list the planned mutants without running them\n"
+	"  sites [CONFIG]           list the sites of the graph operators (LD, LAm,\n"
+	"                           AFRm) in the model's module tree, with shapes\n"
 	"  export-mutant ID -o FILE write one mutant as a TorchScript file\n"
 	"  operators                list the mutation operators and their parameters\n"
 	"  false-kill [CONFIG]      measure the false-kill rate of the source-level rule\n"
@@ -75,6 +77,8 @@ int main(int argc, char **argv)
 		return cmd_analyse(argc - 1, argv + 1);
 	if (!strcmp(cmd, "mutants"))
 		return cmd_mutants(argc - 1, argv + 1);
+	if (!strcmp(cmd, "sites"))
+		return cmd_sites(argc - 1, argv + 1);
 	if (!strcmp(cmd, "operators"))
 		return cmd_operators(argc - 1, argv + 1);
 	if (!strcmp(cmd, "export-mutant"))

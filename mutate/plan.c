@@ -218,6 +218,25 @@ cleanup:
 	return error;
 }
 
+/* A configured site where the operator does not apply: why, and what
+ * would be valid (the model explains; the planner adds the config line). */
+static int site_error(const mt_config *cfg, int line, size_t e, const char *op,
+		      const mt_plan_model *model, const char *site)
+{
+	char why[1536] = "";
+	int code = MT_EINVALID;
+	if (model->explain_site) {
+		code = model->explain_site(model->ctx, op, site, why, sizeof(why));
+		if (code == 0) /* the model says it applies: the lists disagree */
+			code = MT_ERROR;
+		if (!why[0])
+			snprintf(why, sizeof(why), "%s", mt_error_last());
+	} else {
+		snprintf(why, sizeof(why), "'%s' is not a site where %s applies", site, op);
+	}
+	return mt_error_set(code, "%s:%d: mutation.model_level[%zu] (%s): %s", cfg->path, line, e, op, why);
+}
+
 static int has_name(const char *const *names, size_t n, const char *name)
 {
 	for (size_t i = 0; i < n; i++)
@@ -285,7 +304,13 @@ int mt_plan_model_level(mt_plan **out, const mt_config *cfg, const mt_plan_model
 
 		if (is_graph) {
 			const char *const *sites = NULL;
-			size_t nsites = model->graph_sites ? model->graph_sites(model->ctx, m->op, &sites) : 0;
+			size_t nsites = 0;
+			if (model->graph_sites &&
+			    (error = model->graph_sites(model->ctx, m->op, &sites, &nsites)) < 0) {
+				mt_error_prefix("%s: mutation.model_level[%zu] (%s): ", cfg->path, e, m->op);
+				mt_op_args_dispose(&base);
+				goto fail;
+			}
 			if ((v = entry_value(m, "sites", &line))) {
 				if (!(targets = split_list(v, &ntargets))) {
 					error = mt_error_oom();
@@ -294,8 +319,7 @@ int mt_plan_model_level(mt_plan **out, const mt_config *cfg, const mt_plan_model
 				}
 				for (size_t i = 0; i < ntargets; i++)
 					if (!has_name(sites, nsites, targets[i])) {
-						error = mt_error_set(MT_EINVALID, "%s:%d: mutation.model_level[%zu] (%s): '%s' is not a site where %s applies (see `mutorch mutants`)",
-								     cfg->path, line, e, m->op, targets[i], m->op);
+						error = site_error(cfg, line, e, m->op, model, targets[i]);
 						free_list(targets);
 						mt_op_args_dispose(&base);
 						goto fail;

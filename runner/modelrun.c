@@ -206,19 +206,18 @@ static int evaluate_here(run_state *rs, const mt_config *cfg, model_setup *s, co
 {
 	int64_t *pred = malloc(sizeof(int64_t) * (size_t)(rs->n ? rs->n : 1));
 	float *logits = malloc(sizeof(float) * (size_t)(rs->n ? rs->n : 1) * (size_t)cfg->num_classes);
-	cut_cache cc;
-	int error = 0;
+	mt_cut_cache *cc = NULL;
+	int error = mt_cut_cache_new(&cc, PARTIAL_BUDGET);
 
-	memset(&cc, 0, sizeof(cc));
-	if (!pred || !logits)
+	if (error == 0 && (!pred || !logits))
 		error = mt_error_oom();
 	for (size_t k = 0; k < ntasks && error == 0; k++) {
-		json_t *rec = mt_mr_evaluate_one(cfg, s, &cc, mt_plan_at(rs->plan, tasks[k]), rs->original,
+		json_t *rec = mt_mr_evaluate_one(cfg, s, cc, mt_plan_at(rs->plan, tasks[k]), rs->original,
 					   pred, logits, rs->n);
 		error = rec ? accept_result(rs, tasks[k], rec) : mt_error_oom();
 		json_decref(rec);
 	}
-	mt_mr_cut_cache_dispose(&cc);
+	mt_cut_cache_free(cc);
 	free(pred);
 	free(logits);
 	return error;

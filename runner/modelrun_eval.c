@@ -23,8 +23,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-#define PARTIAL_BUDGET ((size_t)1 << 30) /* bytes of cached activations */
-
 void mt_mr_setup_dispose(model_setup *s)
 {
 	mt_mutator_free(s->mutator);
@@ -58,83 +56,7 @@ fail:
 	return error;
 }
 
-void mt_mr_cut_cache_dispose(cut_cache *cc)
-{
-	for (int i = 0; i < MAX_CUTS; i++) {
-		free(cc->cuts[i].key);
-		mt_partial_free(cc->cuts[i].partial);
-	}
-	memset(cc, 0, sizeof(*cc));
-}
-
-/* The cached prefix for a mutant that changed these tensors, or NULL when
- * the model cannot be cut (then the caller runs a full forward). */
-static mt_partial *cut_for(cut_cache *cc, mt_module *m, const mt_tensor *x,
-			   const char *const *names, size_t n, int64_t batch)
-{
-	char key[4096] = "";
-	size_t used = 0, total = 0;
-	int victim = 0;
-	mt_partial *p = NULL;
-
-	/* Keyed by the layers (the part before the last '.'), not the
-	 * tensors: a mutant of conv1.weight and one of conv1.weight and
-	 * conv1.bias cut at the same node and share the cache. */
-	for (size_t i = 0; i < n; i++) {
-		const char *dot = strrchr(names[i], '.');
-		int len = dot ? (int)(dot - names[i]) : (int)strlen(names[i]);
-		char layer[512];
-		snprintf(layer, sizeof(layer), "%.*s;", len, names[i]);
-		if (!strstr(key, layer))
-			used += (size_t)snprintf(key + used, used < sizeof(key) ? sizeof(key) - used : 0, "%s", layer);
-	}
-	for (int i = 0; i < MAX_CUTS; i++)
-		if (cc->cuts[i].key && !strcmp(cc->cuts[i].key, key)) {
-			cc->cuts[i].last_use = ++cc->clock;
-			return cc->cuts[i].partial;
-		}
-	for (int i = 0; i < MAX_CUTS; i++) {
-		if (!cc->cuts[i].key) {
-			victim = i;
-			break;
-		}
-		if (cc->cuts[i].last_use < cc->cuts[victim].last_use)
-			victim = i;
-	}
-	free(cc->cuts[victim].key);
-	mt_partial_free(cc->cuts[victim].partial);
-	memset(&cc->cuts[victim], 0, sizeof(cc->cuts[victim]));
-	for (int i = 0; i < MAX_CUTS; i++)
-		if (cc->cuts[i].partial)
-			total += mt_partial_cache_bytes(cc->cuts[i].partial);
-	if (mt_partial_new(&p, m, names, n) < 0) {
-		mt_partial_free(p);
-		return NULL;
-	}
-	{
-		/* Start from the latest cached cut before this one, so that a
-		 * series of cuts costs one forward pass in all. */
-		const mt_partial *from = NULL;
-		size_t budget = total < PARTIAL_BUDGET ? PARTIAL_BUDGET - total : 1;
-		for (int i = 0; i < MAX_CUTS; i++) {
-			const mt_partial *c = cc->cuts[i].partial;
-			if (c && mt_partial_cut_index(c) <= mt_partial_cut_index(p) &&
-			    (!from || mt_partial_cut_index(c) > mt_partial_cut_index(from)))
-				from = c;
-		}
-		if ((!from || mt_partial_cache_from(p, from, x, budget) < 0) &&
-		    mt_partial_cache(p, x, batch, budget) < 0) {
-			mt_partial_free(p);
-			return NULL;
-		}
-	}
-	cc->cuts[victim].key = strdup(key);
-	cc->cuts[victim].partial = p;
-	cc->cuts[victim].last_use = ++cc->clock;
-	return p;
-}
-
-json_t *mt_mr_evaluate_one(const mt_config *cfg, model_setup *s, cut_cache *cc,
+json_t *mt_mr_evaluate_one(const mt_config *cfg, model_setup *s, mt_cut_cache *cc,
 			    const mt_mutant_desc *d, const int64_t *original,
 			    int64_t *pred, float *logits, int64_t n)
 {
@@ -164,7 +86,7 @@ json_t *mt_mr_evaluate_one(const mt_config *cfg, model_setup *s, cut_cache *cc,
 		size_t nchanged;
 		const char *const *changed = mt_mutator_changed(s->mutator, &nchanged);
 		if (nchanged > 0)
-			p = cut_for(cc, s->model, s->x, changed, nchanged, cfg->eval_batch_size);
+			p = mt_cut_cache_get(cc, s->model, s->x, changed, nchanged, cfg->eval_batch_size);
 	}
 	/* The original has data.classes outputs (checked at setup), so a cut
 	 * of it has too; the full forward checks a graph mutant's width. */
@@ -219,7 +141,7 @@ done:
 typedef struct {
 	const mt_config *cfg;
 	model_setup *s;
-	cut_cache *cc;
+	mt_cut_cache *cc;
 	const mt_plan *plan;
 	const char *plan_path;
 	const int64_t *original;
@@ -246,15 +168,15 @@ int mt_model_worker(const mt_config *cfg, const char *run_dir)
 {
 	model_setup s;
 	mt_plan *plan = NULL;
-	cut_cache cc;
+	mt_cut_cache *cc = NULL;
 	worker_state ws;
 	char *plan_path = mt_io_path_join(run_dir, "plan.json");
 	int64_t n, *original = NULL, *pred = NULL;
 	float *logits = NULL;
 	int error;
 
-	memset(&cc, 0, sizeof(cc));
-	if ((error = mt_mr_setup_load(&s, cfg, 1)) < 0)
+	if ((error = mt_mr_setup_load(&s, cfg, 1)) < 0 ||
+	    (error = mt_cut_cache_new(&cc, PARTIAL_BUDGET)) < 0)
 		goto cleanup;
 	if ((error = mt_plan_load(&plan, plan_path)) < 0)
 		goto cleanup;
@@ -271,10 +193,10 @@ int mt_model_worker(const mt_config *cfg, const char *run_dir)
 	if ((error = mt_module_predict_classes(original, logits, s.model, s.x, cfg->eval_batch_size,
 					       cfg->num_classes)) < 0)
 		goto cleanup;
-	ws = (worker_state){cfg, &s, &cc, plan, plan_path, original, pred, logits, n};
+	ws = (worker_state){cfg, &s, cc, plan, plan_path, original, pred, logits, n};
 	error = mt_pool_serve(serve_mutant, &ws);
 cleanup:
-	mt_mr_cut_cache_dispose(&cc);
+	mt_cut_cache_free(cc);
 	free(original);
 	free(pred);
 	free(logits);

@@ -4,6 +4,7 @@
  *                    reports, export
  *   modelrun_eval.c  the model and data a run needs, evaluating one mutant
  *                    (with cached prefixes of the forward), the worker
+ *   cut_cache.c      the cached prefixes (cuts) within PARTIAL_BUDGET
  */
 #ifndef MUTORCH_RUNNER_MODELRUN_INTERNAL_H
 #define MUTORCH_RUNNER_MODELRUN_INTERNAL_H
@@ -18,6 +19,7 @@
 #include "mutorch/plan.h"
 #include "mutorch/shim.h"
 #include "mutorch/shim_partial.h"
+#include "cut_cache.h"
 
 /* The data and model shared by planning, the workers and export. */
 typedef struct {
@@ -33,26 +35,12 @@ typedef struct {
 int mt_mr_setup_load(model_setup *s, const mt_config *cfg, int with_data);
 void mt_mr_setup_dispose(model_setup *s);
 
-/* Cached prefixes of the forward (shim_partial.h), keyed by the layers a
- * mutant changes, least recently used first out. */
-typedef struct {
-	char *key;
-	mt_partial *partial;
-	uint64_t last_use;
-} cached_cut;
-
-#define MAX_CUTS 16
-
-typedef struct {
-	cached_cut cuts[MAX_CUTS];
-	uint64_t clock;
-} cut_cache;
-
-void mt_mr_cut_cache_dispose(cut_cache *cc);
+/* Bytes of cached activations a worker's cuts (cut_cache.h) may hold. */
+#define PARTIAL_BUDGET ((size_t)1 << 30)
 
 /* Apply mutant d, predict every test input (pred: n, logits: n x classes
  * scratch) and return its result record (without "id"). */
-json_t *mt_mr_evaluate_one(const mt_config *cfg, model_setup *s, cut_cache *cc,
+json_t *mt_mr_evaluate_one(const mt_config *cfg, model_setup *s, mt_cut_cache *cc,
 			   const mt_mutant_desc *d, const int64_t *original,
 			   int64_t *pred, float *logits, int64_t n);
 

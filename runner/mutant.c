@@ -54,8 +54,18 @@ static int load_sites(mt_mutator *mu)
 	int error;
 	if (mu->have_sites)
 		return 0;
-	if ((error = mt_graph_sites(&mu->sites, &mu->nsites, mu->trained, mu->input_shape, 4)) < 0)
+	if ((error = mt_graph_sites(&mu->sites, &mu->nsites, mu->trained, mu->input_shape, 4)) < 0) {
+		/* The forward failed on one sample of model.input_shape: the
+		 * config and the model do not fit together. */
+		if (error == MT_ETORCH) {
+			char why[1024];
+			snprintf(why, sizeof(why), "%s", mt_error_last());
+			error = mt_error_set(MT_EINVALID, "the model's forward fails on one input of model.input_shape [%lld, %lld, %lld]: %s",
+					     (long long)mu->input_shape[1], (long long)mu->input_shape[2],
+					     (long long)mu->input_shape[3], why);
+		}
 		return error;
+	}
 	for (int op = 0; op < MT_GRAPH__COUNT; op++) {
 		mu->site_lists[op] = calloc(mu->nsites + 1, sizeof(char *));
 		if (!mu->site_lists[op])
@@ -227,15 +237,28 @@ void mt_mutator_free(mt_mutator *mu)
 	free(mu);
 }
 
-static size_t plan_graph_sites(void *ctx, const char *op, const char *const **sites)
+static int plan_graph_sites(void *ctx, const char *op, const char *const **sites, size_t *count)
 {
 	mt_mutator *mu = ctx;
 	mt_graph_op gop;
+	int error;
 	*sites = NULL;
-	if (mt_graph_op_from_name(&gop, op) < 0 || load_sites(mu) < 0)
-		return 0;
+	*count = 0;
+	if ((error = mt_graph_op_from_name(&gop, op)) < 0 || (error = load_sites(mu)) < 0)
+		return error;
 	*sites = mu->site_lists[gop];
-	return mu->nsite_lists[gop];
+	*count = mu->nsite_lists[gop];
+	return 0;
+}
+
+static int explain_graph_site(void *ctx, const char *op, const char *site, char *buf, size_t len)
+{
+	mt_mutator *mu = ctx;
+	mt_graph_op gop;
+	int error;
+	if ((error = mt_graph_op_from_name(&gop, op)) < 0 || (error = load_sites(mu)) < 0)
+		return error;
+	return mt_graph_site_explain(buf, len, mu->sites, mu->nsites, gop, site);
 }
 
 static size_t plan_op_layers(void *ctx, const mt_op_args *args, const char *const **layers)
@@ -295,6 +318,7 @@ void mt_mutator_plan_model(mt_plan_model *pm, mt_mutator *mu)
 	pm->layers = mu->layer_names;
 	pm->nlayers = mu->nlayers;
 	pm->graph_sites = plan_graph_sites;
+	pm->explain_site = explain_graph_site;
 	pm->op_layers = plan_op_layers;
 	pm->check = plan_check;
 	pm->ctx = mu;

@@ -10,7 +10,7 @@ cd "$(dirname "$0")/.."
 PACKAGES="build-essential cmake pkg-config git
   libtorch-dev libopenblas0-pthread
   libgit2-dev zlib1g-dev libyaml-dev libjansson-dev libcriterion-dev r-mathlib
-  dataset-fashion-mnist python3-torch python3-numpy
+  dataset-fashion-mnist python3-torch python3-numpy python3-torchvision
   clang libfuzzer-14-dev
   openmpi-bin libopenmpi-dev"
 

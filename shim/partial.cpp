@@ -220,12 +220,16 @@ Value *add_input(Graph &g, Value *like, value_env &env)
 	return in;
 }
 
+/* The simple executor: the profiling one would profile the first run and
+ * optimise the whole graph on the second, for every new cut; on the CPU
+ * its passes change no numbers (the tests compare logits bit for bit). */
 std::unique_ptr<GraphFunction> make_function(const char *name,
 					     std::shared_ptr<Graph> g)
 {
 	g->lint();
 	return std::make_unique<GraphFunction>(
-		c10::QualifiedName(std::string("__torch__.mutorch.") + name), g, nullptr);
+		c10::QualifiedName(std::string("__torch__.mutorch.") + name), g, nullptr,
+		torch::jit::ExecutorExecutionMode::SIMPLE);
 }
 
 /* Prefix: (self, x) -> (live values...) */
@@ -443,9 +447,8 @@ int mt_partial_new(mt_partial **out, mt_module *m,
 			if (alias.hasWriters(suffix->inputs()[i]))
 				p->suffix_writes_live = true;
 		p->suffix = make_function("partial_suffix", suffix);
-		p->prefix = make_function("partial_prefix", prefix_graph(f, cut, live));
-		p->profile = make_function("partial_profile",
-					   profile_graph(f, p->profile_slots));
+		/* the prefix and the profile are made when first needed: a
+		 * cut filled from an earlier one needs neither */
 		p->node_work.assign(f.nodes.size(), 0.0);
 		for (size_t i = 0; i < f.nodes.size(); i++)
 			if (!f.recomputable.count(f.nodes[i]))

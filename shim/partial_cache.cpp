@@ -33,6 +33,9 @@ namespace {
 void measure_work(mt_partial *p, const at::Tensor &sample)
 {
 	try {
+		if (!p->profile)
+			p->profile = make_function("partial_profile",
+						   mtpartial::profile_graph(p->fwd, p->profile_slots));
 		torch::jit::Stack stack{p->module->module._ivalue(), sample};
 		p->profile->run(stack);
 		auto values = stack.back().toTupleRef().elements();
@@ -54,6 +57,7 @@ void measure_work(mt_partial *p, const at::Tensor &sample)
 			work[i] = per_output * (double)out.numel();
 		}
 		p->node_work = std::move(work);
+		p->work_measured = true;
 	} catch (...) {
 		/* Only the report's share estimate depends on this. */
 	}
@@ -99,6 +103,9 @@ int mt_partial_cache(mt_partial *p, const mt_tensor *inputs,
 		if (batch_size <= 0)
 			batch_size = n;
 		p->module->module.eval();
+		if (!p->prefix)
+			p->prefix = make_function("partial_prefix",
+						  mtpartial::prefix_graph(p->fwd, p->cut, p->live));
 
 		std::unordered_set<const void *> storages;
 		size_t bytes = 0;
@@ -211,8 +218,12 @@ int mt_partial_cache_from(mt_partial *p, const mt_partial *earlier,
 		p->batch_size = earlier->batch_size;
 		p->num_outputs = earlier->num_outputs;
 		p->cache_bytes = bytes;
-		if (inputs && inputs->tensor.dim() >= 1 && inputs->tensor.size(0) > 0)
+		if (earlier->work_measured && earlier->node_work.size() == p->node_work.size()) {
+			p->node_work = earlier->node_work;
+			p->work_measured = true;
+		} else if (inputs && inputs->tensor.dim() >= 1 && inputs->tensor.size(0) > 0) {
 			measure_work(p, inputs->tensor.narrow(0, 0, 1));
+		}
 		return 0;
 	});
 }

@@ -49,8 +49,10 @@ struct mt_partial {
 	/* Does the suffix write (in place) into a live value? Then it gets a
 	 * copy, so the cache stays what the prefix computed. */
 	bool suffix_writes_live = false;
-	/* Per-node share of work: 1 each until a cache measures MACs. */
+	/* Per-node share of work: 1 each until a cache measures MACs (once
+	 * per module: a cache filled from an earlier cut copies its figures). */
 	std::vector<double> node_work;
+	bool work_measured = false;
 	/* profile slots: per top-level node, the tuple indices of its output
 	 * and of the operand that sets its MACs per output (-1: none). */
 	std::vector<std::pair<int, int>> profile_slots;
@@ -79,6 +81,15 @@ std::vector<Value *> live_values(const forward_graph &f, size_t cut);
 std::shared_ptr<Graph> segment_graph(const forward_graph &f, size_t cut,
 				     const std::vector<Value *> &live, size_t end,
 				     const std::vector<Value *> &end_live);
+
+/* Prefix: (self, x) -> (live values...) */
+std::shared_ptr<Graph> prefix_graph(const forward_graph &f, size_t cut,
+				    const std::vector<Value *> &live);
+
+/* Profile: (self, x) -> every top-level tensor result and the operand that
+ * fixes its multiply-adds; slots says where each node's are. */
+std::shared_ptr<Graph> profile_graph(const forward_graph &f,
+				     std::vector<std::pair<int, int>> &slots);
 
 /* A function "__torch__.mutorch.<name>" running graph g. */
 std::unique_ptr<GraphFunction> make_function(const char *name,

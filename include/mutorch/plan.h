@@ -22,7 +22,8 @@
  *            Dynamic RNN operators: "each" (every recurrent layer) or a
  *            list
  *   sites    graph operators: a list of site names (default: every site
- *            where the operator applies)
+ *            where the operator applies, anywhere in the module tree;
+ *            `mutorch sites` lists them)
  *
  * Ids are "<OP>-<target>-<k>" (k from 0, 3 digits; target "all" for the
  * whole model), with "#<entry>" after the operator when an operator appears
@@ -60,9 +61,14 @@ typedef struct mt_plan mt_plan;
 typedef struct {
 	const char *const *layers;
 	size_t nlayers;
-	/* Sites where graph operator `op` applies; returns the count and
-	 * fills *sites (borrowed, valid while the model is). */
-	size_t (*graph_sites)(void *ctx, const char *op, const char *const **sites);
+	/* Sites where graph operator `op` applies: *sites (borrowed, valid
+	 * while the model is) and *count; 0 or a negative error code (the
+	 * model's sites could not be found). */
+	int (*graph_sites)(void *ctx, const char *op, const char *const **sites, size_t *count);
+	/* Why `op` does not apply at `site`, into buf (shim_graph.h's
+	 * mt_graph_site_explain): MT_ENOTFOUND, MT_EINVALID, or 0 when it
+	 * applies. May be NULL. */
+	int (*explain_site)(void *ctx, const char *op, const char *site, char *buf, size_t len);
 	void *ctx;
 	/* Weight and dynamic operators (NULL: `layers` and no check): the
 	 * layers args->op takes when none are named (layers: each), in

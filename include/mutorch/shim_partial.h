@@ -58,8 +58,9 @@ size_t mt_partial_cache_bytes(const mt_partial *p);
 /* Fill p's cache from an earlier cut's filled cache of the same module (its
  * cut at or before p's): only the nodes between the two cuts run, so a
  * series of cuts costs one forward pass in all. The values are the ones
- * mt_partial_cache computes (the same ops on the same batches). inputs (may
- * be NULL) serves one sample for the work estimate. */
+ * mt_partial_cache computes (the same ops on the same batches). The work
+ * estimate is the earlier cut's (the same forward); when it has none,
+ * inputs (may be NULL) serves one sample to measure it. */
 int mt_partial_cache_from(mt_partial *p, const mt_partial *earlier,
 			  const mt_tensor *inputs, size_t memory_budget_bytes);
 /* The top-level node index of the cut (orders cuts of one module). */
